@@ -1,0 +1,132 @@
+"""Every knob of the server, read from the environment and an optional `.env` file.
+
+The names and defaults of the first block are binding (CONTRACT §1); the rest are ours and are
+documented in the README. One `Settings` object is built per process and handed down explicitly,
+so tests can run several differently configured apps side by side.
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # --- CONTRACT §1 ---
+    database_url: str = "sqlite://data/runtime.db"
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "no-reply@localhost"
+    jwt_secret: SecretStr | None = None
+    access_token_ttl: int = Field(default=3600, ge=60)
+    env: Literal["development", "production", "test"] = "development"
+    agent_model: str = "offline"
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # --- database ---
+    # Tortoise's asyncpg pool defaults to 5 connections, too few for a server process.
+    database_pool_min: int = Field(default=1, ge=1)
+    database_pool_max: int = Field(default=20, ge=1)
+    database_timeout_s: int = Field(default=5, ge=1)
+
+    # --- redis ---
+    # Every key the server writes starts with this, so one Redis can host several deployments.
+    redis_prefix: str = "rt:"
+
+    # --- GraphQL ---
+    graphiql: bool | None = None  # None: on in development, off in production
+    graphql_introspection: bool | None = None  # None: on in development, off in production
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 2000
+    graphql_max_aliases: int = 30
+    graphql_max_batch: int = 10
+
+    # --- passwords (Argon2id) ---
+    argon2_time_cost: int = 2
+    argon2_memory_cost_kib: int = 19456  # OWASP's Argon2id minimum: m=19 MiB, t=2, p=1
+    argon2_parallelism: int = 1
+
+    # --- auth rules ---
+    verification_code_ttl_s: int = 600
+    verification_code_max_attempts: int = 5
+    refresh_reuse_grace_s: float = 10.0
+
+    # --- rate limits (the `limits` library's notation: "N/period" or "N per M minutes") ---
+    rate_limit_signup_ip: str = "20/hour"
+    rate_limit_code_interval: str = "1/minute"  # codes issued per email and type
+    rate_limit_code_email_hourly: str = "6/hour"
+    rate_limit_code_ip_hourly: str = "30/hour"
+    rate_limit_verify_email: str = "15/hour"
+    rate_limit_verify_ip: str = "60/hour"
+    rate_limit_login_email: str = "10 per 15 minutes"
+    rate_limit_login_ip: str = "50 per 15 minutes"
+
+    # --- misc ---
+    log_level: str = "INFO"
+    data_dir: str = "data"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.jwt_secret is None:
+            raise ValueError("JWT_SECRET is required when ENV=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return not self.is_production
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: streams, queue and rate limits live in-process."""
+        return self.redis_url is None
+
+    def signing_key(self) -> str:
+        if self.jwt_secret is None:  # filled in by get_settings() or the test fixtures
+            raise RuntimeError("JWT secret not initialised")
+        return self.jwt_secret.get_secret_value()
+
+
+def with_generated_secret(settings: Settings) -> Settings:
+    """Fill in a random JWT secret when none is configured (development only, with a warning)."""
+    if settings.jwt_secret is not None:
+        return settings
+    warnings.warn(
+        "JWT_SECRET is not set: using a random key; sessions end when the server restarts",
+        stacklevel=2,
+    )
+    return settings.model_copy(update={"jwt_secret": SecretStr(secrets.token_urlsafe(48))})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return with_generated_secret(Settings())

@@ -1,0 +1,44 @@
+"""The process-wide service objects a request needs, built once at start-up.
+
+Resolvers receive this object explicitly instead of reaching for globals, so each test can run an
+app with its own settings, clock-free limits and mail sink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from config import Settings
+from infra.mail import BackgroundMail, Mailer, build_mailer
+from infra.passwords import Passwords
+from infra.rate_limits import RateLimiter
+from infra.redis_client import connect_redis
+from infra.tokens import AccessTokens
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    redis: Redis | None
+    limiter: RateLimiter
+    mail: BackgroundMail
+    passwords: Passwords
+    access_tokens: AccessTokens
+
+    @classmethod
+    def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
+        return cls(
+            settings=settings,
+            redis=connect_redis(settings),
+            limiter=RateLimiter(settings),
+            mail=BackgroundMail(mailer or build_mailer(settings)),
+            passwords=Passwords(settings),
+            access_tokens=AccessTokens(settings),
+        )
+
+    async def close(self) -> None:
+        await self.mail.drain()
+        if self.redis is not None:
+            await self.redis.aclose()

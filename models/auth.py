@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.users import User
+
+
+class PendingSignup(Model):
+    # A sign-up waiting for its emailed code; becomes a `User` on confirmation.
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    email_key = fields.CharField(max_length=254, unique=True)
+    email = fields.CharField(max_length=254)
+    username = fields.CharField(max_length=30)
+    password_hash = fields.CharField(max_length=255)
+    invite_code = fields.CharField(max_length=8, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "pending_signups"
+
+
+class VerificationCode(Model):
+    # The one live code per email and purpose; issuing a new one overwrites (voids) the old.
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    email_key = fields.CharField(max_length=254)
+    purpose = fields.CharField(max_length=16)  # signup | recovery
+    code_hash = fields.CharField(max_length=64)
+    attempts = fields.IntField(default=0)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "verification_codes"
+        unique_together = (("email_key", "purpose"),)
+
+
+class AuthSession(Model):
+    # A sign-in; its id is the access token's `sid`. Revoking it rejects those tokens at once.
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "auth_sessions"
+
+
+class RefreshToken(Model):
+    # One link of a session's rotation chain, stored only as a SHA-256 of the token.
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    session: fields.ForeignKeyRelation[AuthSession] = fields.ForeignKeyField(
+        "models.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    rotated_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "refresh_tokens"

@@ -1,0 +1,1 @@
+"""Business rules, one module per domain, called by GraphQL and REST alike."""

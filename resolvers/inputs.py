@@ -1,0 +1,112 @@
+"""Validated inputs of the account resolvers.
+
+These pydantic models are the one definition of each field rule (CONTRACT §3): REST uses them as
+request bodies, GraphQL builds them from its input types, so both reject the same input the same
+way (422 / BAD_USER_INPUT).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _http_url(value: str) -> str:
+    lowered = value.lower()
+    if not lowered.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=30, pattern=r"^[\w.\-]+$", strict=True)
+]
+Password = Annotated[str, StringConstraints(min_length=6, max_length=128)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+InviteCodeText = Annotated[
+    str,
+    BeforeValidator(_upper),
+    StringConstraints(pattern=f"^[{INVITE_ALPHABET}]{{8}}$"),
+]
+Code = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+RedirectTo = Annotated[str, StringConstraints(max_length=2048)]
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+CodeType = Literal["signup", "recovery"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SignupRequest(_Input):
+    username: Username
+    email: Email
+    password: Password
+    redirect_to: RedirectTo | None = None
+    invite_code: InviteCodeText | None = None
+
+
+class ResendRequest(_Input):
+    type: CodeType = "signup"
+    email: Email
+    redirect_to: RedirectTo | None = None
+
+
+class VerifyRequest(_Input):
+    type: CodeType = "signup"
+    email: Email
+    token: Code
+    new_password: Password | None = None
+
+    @model_validator(mode="after")
+    def _recovery_needs_password(self) -> VerifyRequest:
+        if self.type == "recovery" and self.new_password is None:
+            raise ValueError("new_password is required for type 'recovery'")
+        return self
+
+
+class SignInRequest(_Input):
+    email: Email
+    password: Password
+
+
+class RefreshRequest(_Input):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class UpdateMeRequest(_Input):
+    username: Username | None = None
+    avatar_url: HttpUrl | None = None
+    bio: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _username_not_null(self) -> UpdateMeRequest:
+        if "username" in self.model_fields_set and self.username is None:
+            raise ValueError("username cannot be null")
+        return self
+
+
+class SearchUsersRequest(_Input):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class CreateInviteCodeRequest(_Input):
+    max_uses: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    expires_at: datetime | None = None

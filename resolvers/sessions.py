@@ -1,0 +1,81 @@
+"""Sessions: a JWT access token plus an opaque refresh token that rotates on every use.
+
+Reusing a rotated refresh token revokes the whole session (the token was probably stolen),
+except within a short grace period, so that two tabs refreshing at once both succeed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.queryset import QuerySet
+
+from infra.services import Services
+from infra.tokens import hash_secret, new_refresh_token
+from models import AuthSession, RefreshToken, User
+from resolvers.errors import Unauthenticated
+
+INVALID_REFRESH = "The refresh token is invalid or has expired."
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user_id: uuid.UUID
+    email: str
+    token_type: str = "bearer"
+
+
+async def _tokens_for(services: Services, session: AuthSession, user: User) -> SessionTokens:
+    refresh = new_refresh_token()
+    await RefreshToken.create(session=session, token_hash=hash_secret(refresh))
+    access = services.access_tokens.issue(
+        user_id=user.id, email=user.email, session_id=session.id, role=user.role
+    )
+    return SessionTokens(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=services.access_tokens.ttl,
+        user_id=user.id,
+        email=user.email,
+    )
+
+
+async def open_session(services: Services, user: User) -> SessionTokens:
+    session = await AuthSession.create(user=user)
+    return await _tokens_for(services, session, user)
+
+
+async def refresh_session(services: Services, refresh_token: str) -> SessionTokens:
+    row = await RefreshToken.get_or_none(token_hash=hash_secret(refresh_token)).select_related(
+        "session__user"
+    )
+    if row is None or row.session.revoked_at is not None:
+        raise Unauthenticated(INVALID_REFRESH)
+    now = datetime.now(UTC)
+    rotated_at = row.rotated_at
+    if rotated_at is None:
+        if await RefreshToken.filter(id=row.id, rotated_at=None).update(rotated_at=now):
+            return await _tokens_for(services, row.session, row.session.user)
+        await row.refresh_from_db(fields=["rotated_at"])  # a racing request rotated it first
+        rotated_at = row.rotated_at or now
+    if (now - rotated_at).total_seconds() <= services.settings.refresh_reuse_grace_s:
+        return await _tokens_for(services, row.session, row.session.user)
+    await revoke_sessions(AuthSession.filter(id=row.session_id))
+    raise Unauthenticated(INVALID_REFRESH)
+
+
+async def revoke_sessions(sessions: QuerySet[AuthSession]) -> None:
+    """Mark sessions revoked; their access tokens are refused from the next request on."""
+    await sessions.filter(revoked_at=None).update(revoked_at=datetime.now(UTC))
+
+
+async def sign_out(refresh_token: str) -> None:
+    """Revoke the session of a refresh token; unknown tokens are ignored (204 either way)."""
+    row = await RefreshToken.get_or_none(token_hash=hash_secret(refresh_token))
+    if row is not None:
+        await revoke_sessions(AuthSession.filter(id=row.session_id))

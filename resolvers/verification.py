@@ -1,0 +1,98 @@
+"""Emailed 6-digit codes: issue (rate limited), check (5 tries, single use, 10 minutes).
+
+A code is stored only as a keyed hash. Issuing a new code overwrites the row of its email and
+purpose, which voids the previous code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from infra.mail import Mail
+from infra.rate_limits import RateLimitExceeded
+from infra.services import Services
+from infra.tokens import constant_time_equal, hash_code, new_numeric_code
+from models import VerificationCode
+from resolvers.errors import RateLimited, Unauthenticated
+
+INVALID_CODE = "The verification code is invalid or has expired."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _code_hash(services: Services, email_key: str, purpose: str, code: str) -> str:
+    return hash_code(services.settings.signing_key(), email_key, purpose, code)
+
+
+async def count_code_request(services: Services, email_key: str, purpose: str, ip: str) -> None:
+    """Apply the code-issuing limits. Called whether or not a code is really sent, so that a
+    429 says nothing about whether the address has an account."""
+    s = services.settings
+    try:
+        await services.limiter.hit(s.rate_limit_code_interval, "code", purpose, email_key)
+        await services.limiter.hit(s.rate_limit_code_email_hourly, "code-email", email_key)
+        await services.limiter.hit(s.rate_limit_code_ip_hourly, "code-ip", ip)
+    except RateLimitExceeded as exc:
+        raise RateLimited(exc.retry_after) from None
+
+
+async def issue_code(services: Services, *, email_key: str, purpose: str) -> str:
+    """Store a fresh code for (email, purpose), voiding any earlier one, and return it."""
+    code = new_numeric_code()
+    values = {
+        "code_hash": _code_hash(services, email_key, purpose, code),
+        "attempts": 0,
+        "used_at": None,
+        "expires_at": _now() + timedelta(seconds=services.settings.verification_code_ttl_s),
+    }
+    updated = await VerificationCode.filter(email_key=email_key, purpose=purpose).update(**values)
+    if not updated:
+        try:
+            await VerificationCode.create(email_key=email_key, purpose=purpose, **values)
+        except IntegrityError:  # a concurrent request created the row first: overwrite it
+            await VerificationCode.filter(email_key=email_key, purpose=purpose).update(**values)
+    return code
+
+
+def code_mail(to: str, code: str, purpose: str) -> Mail:
+    what = "confirm your email address" if purpose == "signup" else "reset your password"
+    return Mail(
+        to=to,
+        subject=f"Your verification code: {code}",
+        text=f"Use the code {code} to {what}. It is valid for 10 minutes.\n"
+        "If you did not ask for it, ignore this message.\n",
+    )
+
+
+async def consume_code(
+    services: Services, *, email_key: str, purpose: str, code: str, ip: str
+) -> None:
+    """Accept the code once, or raise 401. Each try is counted before it is compared, so no
+    more than `verification_code_max_attempts` comparisons happen per code even under races."""
+    s = services.settings
+    try:
+        await services.limiter.hit(s.rate_limit_verify_ip, "verify-ip", ip)
+        await services.limiter.hit(s.rate_limit_verify_email, "verify-email", email_key)
+    except RateLimitExceeded as exc:
+        raise RateLimited(exc.retry_after) from None
+
+    now = _now()
+    live = VerificationCode.filter(
+        email_key=email_key,
+        purpose=purpose,
+        used_at=None,
+        expires_at__gt=now,
+        attempts__lt=s.verification_code_max_attempts,
+    )
+    row = await live.first()
+    if row is None or not await live.filter(id=row.id).update(attempts=F("attempts") + 1):
+        raise Unauthenticated(INVALID_CODE)
+    if not constant_time_equal(row.code_hash, _code_hash(services, email_key, purpose, code)):
+        raise Unauthenticated(INVALID_CODE)
+    if not await VerificationCode.filter(id=row.id, used_at=None).update(used_at=now):
+        raise Unauthenticated(INVALID_CODE)  # a concurrent request used it first

@@ -1,0 +1,1 @@
+"""The legacy `/api/v1` REST surface, on the same resolvers as GraphQL."""

@@ -1,0 +1,79 @@
+"""Response bodies of the `/api/v1` routes (snake_case, as the source document has them).
+
+Request bodies are the resolvers' own input models (resolvers/inputs.py), so REST and GraphQL
+validate with the same rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from models import User
+from resolvers.sessions import SessionTokens
+
+
+class SignupAccepted(BaseModel):
+    email: str
+
+
+class SessionUser(BaseModel):
+    id: uuid.UUID
+    email: str
+
+
+class SessionBody(BaseModel):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str
+    user: SessionUser
+
+    @classmethod
+    def of(cls, tokens: SessionTokens) -> SessionBody:
+        return cls(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            expires_in=tokens.expires_in,
+            token_type=tokens.token_type,
+            user=SessionUser(id=tokens.user_id, email=tokens.email),
+        )
+
+
+class AuthUser(BaseModel):
+    id: uuid.UUID
+    email: str
+    created_at: datetime
+    email_confirmed_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> AuthUser:
+        return cls(
+            id=user.id,
+            email=user.email,
+            created_at=user.created_at,
+            email_confirmed_at=user.email_confirmed_at,
+        )
+
+
+class UserProfile(BaseModel):
+    id: uuid.UUID
+    username: str
+    avatar_url: str | None
+    bio: str | None
+
+    @classmethod
+    def of(cls, user: User) -> UserProfile:
+        return cls(id=user.id, username=user.username, avatar_url=user.avatar_url, bio=user.bio)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class InfraHealth(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    services: dict[str, dict[str, Any]]

@@ -1,0 +1,11 @@
+"""All `/api/v1` routes."""
+
+from fastapi import APIRouter
+
+from rest_compat.routes import auth, infra, users
+
+API_PREFIX = "/api/v1"
+
+router = APIRouter(prefix=API_PREFIX)
+for module in (auth, users, infra):
+    router.include_router(module.router)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from resolvers import users
+from resolvers.health import infra_health
+from resolvers.inputs import SearchUsersRequest
+from schema.context import GqlInfo, require_viewer
+from schema.inputs import to_request
+from schema.types.auth import Health
+from schema.types.users import Me, User
+
+
+def _uuid(value: strawberry.ID) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller's own account.")
+    async def me(self, info: GqlInfo) -> Me:
+        return Me.of(await users.get_me(await require_viewer(info)))
+
+    @strawberry.field(description="A user by id; null when unknown.")
+    async def user(self, info: GqlInfo, id: strawberry.ID) -> User | None:
+        await require_viewer(info)
+        user_id = _uuid(id)
+        found = None if user_id is None else await users.get_user(user_id)
+        return None if found is None else User.of(found)
+
+    @strawberry.field(description="Username substring search, or exact email when it has '@'.")
+    async def search_users(self, info: GqlInfo, query: str) -> list[User]:
+        viewer = await require_viewer(info)
+        found = await users.search_users(viewer, to_request(SearchUsersRequest, query=query))
+        return [User.of(u) for u in found]
+
+    @strawberry.field(description="Health of the process, Redis and the database.")
+    async def health(self, info: GqlInfo) -> Health:
+        report = await infra_health(info.context.services)
+        return Health(status=report["status"], services=report["services"])

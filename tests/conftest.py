@@ -1,0 +1,131 @@
+"""Fixtures: one database per test session (migrated with the real migrations), emptied
+between
+tests; a fresh app per test with its own Redis key prefix, so rate limits never leak
+across tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+from tortoise.contrib.test import truncate_all_models
+
+from config import Settings
+from infra.database import apply_migrations, close_database, init_database
+from server.app import create_app
+from tests.support.backend import Backend, detect
+from tests.support.client import Api
+from tests.support.mail import MailSink
+
+BACKEND: Backend = detect()
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if BACKEND.real:
+        return f"runtime-api backend: postgres+redis ({BACKEND.database_url}, {BACKEND.redis_url})"
+    return "runtime-api backend: embedded (SQLite, in-process streams)"
+
+
+@pytest.fixture(scope="session")
+def backend() -> Backend:
+    return BACKEND
+
+
+def _database_url(tmp_root: Path) -> str:
+    if BACKEND.database_url is None:
+        return f"sqlite://{tmp_root / 'test.db'}"
+    base = BACKEND.database_url.rsplit("/", 1)[0]
+    return f"{base}/rt_test_{RUN_ID}"
+
+
+def base_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "redis_url": BACKEND.redis_url,
+        "redis_prefix": f"rt-test-{RUN_ID}-{uuid.uuid4().hex[:8]}:",
+        "jwt_secret": SecretStr("test-secret-" + RUN_ID),
+        "env": "test",
+        # Cheap hashes keep the suite fast; production parameters are the settings' defaults.
+        "argon2_time_cost": 1,
+        "argon2_memory_cost_kib": 1024,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    name = url.rsplit("/", 1)[1]
+    if BACKEND.database_url is not None:
+        admin = await asyncpg.connect(BACKEND.database_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+    settings = base_settings(url)
+    await init_database(settings)
+    await apply_migrations(settings)
+    yield url
+    await close_database()
+    if BACKEND.database_url is not None:
+        admin = await asyncpg.connect(BACKEND.database_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    if BACKEND.redis_url is not None:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(BACKEND.redis_url)
+        async for key in redis.scan_iter(match=f"rt-test-{RUN_ID}-*"):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    await truncate_all_models()
+    yield database_url
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module (or with indirect parametrization) to change settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(db: str, settings_overrides: dict[str, Any]) -> Settings:
+    return base_settings(db, **settings_overrides)
+
+
+@pytest.fixture
+def mail() -> MailSink:
+    return MailSink()
+
+
+@pytest.fixture
+async def app(settings: Settings, mail: MailSink) -> AsyncIterator[Any]:
+    application = create_app(settings, mailer=mail, manage_database=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, mail: MailSink) -> Api:
+    return Api(client, mail)
+
+
+os.environ.setdefault("RUNTIME_API_TESTING", "1")
