@@ -1,6 +1,5 @@
 """Fixtures: one database per test session (migrated with the real migrations), emptied
-between
-tests; a fresh app per test with its own Redis key prefix, so rate limits never leak
+between tests; a fresh app per test with its own Redis key prefix, so rate limits never leak
 across tests."""
 
 from __future__ import annotations
