@@ -52,6 +52,8 @@ class AuthSession(Model):
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
+    if TYPE_CHECKING:
+        user_id: uuid.UUID
 
     class Meta:
         table = "auth_sessions"
@@ -65,6 +67,8 @@ class RefreshToken(Model):
         "models.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
     token_hash = fields.CharField(max_length=64, unique=True)
+    if TYPE_CHECKING:
+        session_id: uuid.UUID
     created_at = fields.DatetimeField(auto_now_add=True)
     rotated_at = fields.DatetimeField(null=True)
 

@@ -18,6 +18,8 @@ class InviteCode(Model):
     owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="invite_codes", null=True, on_delete=fields.CASCADE
     )
+    if TYPE_CHECKING:
+        owner_id: uuid.UUID | None
     personal = fields.BooleanField(default=False)
     max_uses = fields.IntField(null=True)
     uses = fields.IntField(default=0)

@@ -8,6 +8,7 @@ dummy hash when the user does not exist, so it costs the same time.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -49,7 +50,7 @@ async def request_signup(services: Services, request: SignupRequest, ip: str) ->
     if await User.filter(username_key=request.username.lower()).exists():
         raise Conflict(USERNAME_TAKEN)
     await verification.count_code_request(services, email_key, "signup", ip)
-    values = {
+    values: dict[str, Any] = {
         "email": request.email,
         "username": request.username,
         "password_hash": password_hash,
@@ -57,7 +58,7 @@ async def request_signup(services: Services, request: SignupRequest, ip: str) ->
     }
     if not await PendingSignup.filter(email_key=email_key).update(**values):
         try:
-            await PendingSignup.create(email_key=email_key, **values)
+            await PendingSignup.create(**values, email_key=email_key)
         except IntegrityError:
             await PendingSignup.filter(email_key=email_key).update(**values)
     code = await verification.issue_code(services, email_key=email_key, purpose="signup")

@@ -7,6 +7,7 @@ purpose, which voids the previous code.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
@@ -44,7 +45,7 @@ async def count_code_request(services: Services, email_key: str, purpose: str, i
 async def issue_code(services: Services, *, email_key: str, purpose: str) -> str:
     """Store a fresh code for (email, purpose), voiding any earlier one, and return it."""
     code = new_numeric_code()
-    values = {
+    values: dict[str, Any] = {
         "code_hash": _code_hash(services, email_key, purpose, code),
         "attempts": 0,
         "used_at": None,
@@ -53,7 +54,7 @@ async def issue_code(services: Services, *, email_key: str, purpose: str) -> str
     updated = await VerificationCode.filter(email_key=email_key, purpose=purpose).update(**values)
     if not updated:
         try:
-            await VerificationCode.create(email_key=email_key, purpose=purpose, **values)
+            await VerificationCode.create(**values, email_key=email_key, purpose=purpose)
         except IntegrityError:  # a concurrent request created the row first: overwrite it
             await VerificationCode.filter(email_key=email_key, purpose=purpose).update(**values)
     return code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -20,13 +21,15 @@ class Context(BaseContext):
 
     @property
     def client_ip(self) -> str:
-        conn = self.request or self.websocket
+        conn = self.request
         return conn.client.host if conn is not None and conn.client else "unknown"
 
     def _token(self) -> str | None:
-        if self.request is not None:
-            return bearer_token(self.request.headers.get("authorization"))
-        payload: dict[str, Any] = (self.connection_params or {}) if self.websocket else {}
+        # `request` is the WebSocket on subscriptions: its token is in connection_init.
+        if not isinstance(self.request, WebSocket):
+            headers = self.request.headers if self.request is not None else {}
+            return bearer_token(headers.get("authorization"))
+        payload: dict[str, Any] = self.connection_params or {}
         if isinstance(payload.get("token"), str):
             return str(payload["token"])
         header = payload.get("Authorization") or payload.get("authorization")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-
-from pydantic import SecretStr
 
 from config import Settings
 from config.settings import with_generated_secret
@@ -24,9 +21,6 @@ def _settings() -> Settings:
     return with_generated_secret(Settings())
 
 
-def _export_settings() -> Settings:
-    # Exports describe the API; no token is ever signed, so no real key is needed.
-    return Settings(jwt_secret=SecretStr("export-only"))
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -89,16 +83,15 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_export_schema(_: argparse.Namespace) -> None:
-    from schema import build_schema
+    from server.exports import schema_sdl
 
-    print(build_schema(_export_settings()).as_str())
+    sys.stdout.write(schema_sdl())
 
 
 def cmd_export_openapi(_: argparse.Namespace) -> None:
-    from server.app import create_app
+    from server.exports import openapi_json
 
-    document = create_app(_export_settings(), manage_database=False).openapi()
-    print(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))
+    sys.stdout.write(openapi_json())
 
 
 def cmd_invite_create(args: argparse.Namespace) -> None:

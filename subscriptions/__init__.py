@@ -1,0 +1,1 @@
+"""Event streams behind GraphQL subscriptions and SSE (friends/inbox and agent issues)."""
