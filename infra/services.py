@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from config import Settings
 from infra.mail import BackgroundMail, Mailer, build_mailer
 from infra.passwords import Passwords
+from infra.pubsub import EventBus
 from infra.rate_limits import RateLimiter
 from infra.redis_client import connect_redis
 from infra.tokens import AccessTokens
@@ -26,19 +27,23 @@ class Services:
     mail: BackgroundMail
     passwords: Passwords
     access_tokens: AccessTokens
+    events: EventBus
 
     @classmethod
     def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
+        redis = connect_redis(settings)
         return cls(
             settings=settings,
-            redis=connect_redis(settings),
+            redis=redis,
             limiter=RateLimiter(settings),
             mail=BackgroundMail(mailer or build_mailer(settings)),
             passwords=Passwords(settings),
             access_tokens=AccessTokens(settings),
+            events=EventBus(redis, settings.redis_url, settings.redis_prefix),
         )
 
     async def close(self) -> None:
         await self.mail.drain()
+        await self.events.close()
         if self.redis is not None:
             await self.redis.aclose()

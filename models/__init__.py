@@ -1,15 +1,23 @@
 """Tortoise models. Tortoise discovers them by importing this package (app label `models`)."""
 
 from models.auth import AuthSession, PendingSignup, RefreshToken, VerificationCode
+from models.friends import FriendRequest, Friendship
+from models.inbox import InboxMessage
 from models.invites import Invitation, InviteCode
+from models.schedule import ScheduleItem, ScheduleSubscription
 from models.users import User
 
 __all__ = [
     "AuthSession",
+    "FriendRequest",
+    "Friendship",
+    "InboxMessage",
     "Invitation",
     "InviteCode",
     "PendingSignup",
     "RefreshToken",
+    "ScheduleItem",
+    "ScheduleSubscription",
     "User",
     "VerificationCode",
 ]

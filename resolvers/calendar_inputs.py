@@ -1,0 +1,103 @@
+"""Validated inputs of friends, schedule items, sharing and the inbox (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+METADATA_MAX_BYTES = 16 * 1024
+ItemStatus = Literal["active", "completed", "cancelled"]
+InboxStatus = Literal["pending", "accepted", "rejected", "dismissed"]
+
+
+def _iana(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(orjson.dumps(value)) > METADATA_MAX_BYTES:
+        raise ValueError("metadata is larger than 16 KiB serialized")
+    color = value.get("color")
+    if color is not None and not (
+        isinstance(color, str)
+        and len(color) == 7
+        and color[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+    ):
+        raise ValueError("metadata.color must be #RRGGBB")
+    return value
+
+
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SendFriendRequest(_Input):
+    target_user_id: uuid.UUID
+    content: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class CreateScheduleItem(_Input):
+    title: Title
+    description: Description | None = None
+    start_at: datetime
+    end_at: datetime | None = None
+    timezone: TimeZoneName = "UTC"
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class UpdateScheduleItem(_Input):
+    """PATCH: only the fields present change; `title`, `start_at`, `timezone`, `metadata` and
+    `status` cannot be null."""
+
+    title: Title | None = None
+    description: Description | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    timezone: TimeZoneName | None = None
+    metadata: Metadata | None = None
+    status: ItemStatus | None = None
+
+    def changes(self) -> dict[str, Any]:
+        values = self.model_dump(include=self.model_fields_set)
+        for required in ("title", "start_at", "timezone", "metadata", "status"):
+            if required in values and values[required] is None:
+                raise ValueError(f"{required} cannot be null")
+        return values
+
+
+class ScheduleRange(_Input):
+    start_at: datetime | date | None = None
+    end_at: datetime | date | None = None
+
+
+class ShareScheduleItem(_Input):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    permission_view: bool = True
+    permission_edit: bool = False
+    permission_invite: bool = False
+
+
+class AcceptInvitation(_Input):
+    permission_view: bool = True
+    permission_edit: bool = False
+    permission_invite: bool = False
+
+
+class InboxFilter(_Input):
+    status: InboxStatus | None = None

@@ -1,0 +1,82 @@
+"""Sharing a schedule item by email: the invitation lands in the recipient's inbox.
+
+The owner may grant any bits; a subscriber needs the invite bit and may grant at most the bits
+they hold. A second invitation to the same pending recipient replaces the first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from infra.services import Services
+from models import InboxMessage, ScheduleSubscription, User
+from models.schedule import INVITE, VIEW
+from resolvers import events
+from resolvers.access import bits, visible_item
+from resolvers.calendar_inputs import ShareScheduleItem
+from resolvers.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from resolvers.viewer import Viewer
+
+
+async def share_item(
+    services: Services, viewer: Viewer, item_id: uuid.UUID, request: ShareScheduleItem
+) -> str:
+    visible = await visible_item(viewer.user_id, item_id)
+    if not visible.can(INVITE):
+        raise Forbidden("You may not share this schedule item.")
+    granted = bits(
+        view=request.permission_view,
+        invite=request.permission_invite,
+        edit=request.permission_edit,
+    )
+    if not granted & VIEW:
+        raise InvalidInput(
+            "A share always grants view: permission_view must be true.",
+            [{"loc": ["body", "permission_view"], "msg": "must be true"}],
+        )
+    if granted & ~visible.permission:
+        raise Forbidden("You cannot grant permissions you do not hold.")
+    recipient = await User.get_or_none(email_key=request.email.strip().lower())
+    if recipient is None:
+        raise NotFound("No user has this email address.")
+    if recipient.id == viewer.user_id:
+        raise BadRequest("You cannot share a schedule item with yourself.")
+    item = visible.item
+    already = (
+        recipient.id == item.owner_id
+        or await ScheduleSubscription.filter(item_id=item.id, user_id=recipient.id).exists()
+    )
+    if already:
+        raise Conflict("This user already has this schedule item.")
+    content = f"{viewer.email} shared “{item.title}” with you."
+    key = f"{item.id}:{recipient.id}"
+    values: dict[str, Any] = {
+        "sender_id": viewer.user_id,
+        "permission": granted,
+        "content": content,
+        "is_read": False,
+    }
+    async with in_transaction():
+        replaced = await InboxMessage.filter(open_invitation=key).update(**values)
+        message_id = None
+        if not replaced:
+            try:
+                async with in_transaction():
+                    message = await InboxMessage.create(
+                        recipient_id=recipient.id,
+                        message_type="calendar",
+                        schedule_item_id=item.id,
+                        status="pending",
+                        open_invitation=key,
+                        **values,
+                    )
+                message_id = message.id
+            except IntegrityError:  # a concurrent share created it first: replace that one
+                await InboxMessage.filter(open_invitation=key).update(**values)
+    if message_id is not None:
+        await events.inbox_message_created(services, recipient.id, message_id)
+    return f"Invitation sent to {recipient.email}"
