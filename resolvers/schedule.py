@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from infra.services import Services
@@ -68,7 +68,7 @@ async def list_items(viewer: Viewer, request: ScheduleRange) -> list[VisibleItem
     range_end = _bound(request.end_at, end=True)
     if range_start is not None and range_end is not None and range_end < range_start:
         raise BadRequest(END_BEFORE_START)
-    shared = ScheduleSubscription.filter(user_id=viewer.user_id).values_list("item_id", flat=True)
+    shared = Subquery(ScheduleSubscription.filter(user_id=viewer.user_id).values("item_id"))
     query = ScheduleItem.filter(Q(owner_id=viewer.user_id) | Q(id__in=shared), deleted_at=None)
     if range_end is not None:
         query = query.filter(start_at__lt=range_end)

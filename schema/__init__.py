@@ -17,11 +17,18 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from config import Settings
+from schema.calendar_mutation import CalendarMutation
+from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
-from schema.mutation import Mutation
-from schema.query import Query
+from schema.mutation import AccountMutation
+from schema.query import AccountQuery
+from schema.subscription import Subscription
+
+Query = merge_types("Query", (AccountQuery, CalendarQuery))
+Mutation = merge_types("Mutation", (AccountMutation, CalendarMutation))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -38,6 +45,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(batching_config={"max_operations": settings.graphql_max_batch}),
     )

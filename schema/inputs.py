@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -19,7 +20,7 @@ def to_request(model: type[RequestT], source: object | None = None, **values: An
         for name, value in vars(source).items():
             if value is strawberry.UNSET:
                 continue
-            values[name] = value.value if isinstance(value, CodeType) else value
+            values[name] = value.value if isinstance(value, Enum) else value
     return model.model_validate(values)
 
 

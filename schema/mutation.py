@@ -29,7 +29,7 @@ from schema.types.users import Me
 
 
 @strawberry.type
-class Mutation:
+class AccountMutation:
     @strawberry.mutation(description="Start a sign-up: a 6-digit code is emailed.")
     async def request_signup(self, info: GqlInfo, input: SignupInput) -> SignupRequested:
         ctx = info.context

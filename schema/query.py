@@ -21,7 +21,7 @@ def _uuid(value: strawberry.ID) -> uuid.UUID | None:
 
 
 @strawberry.type
-class Query:
+class AccountQuery:
     @strawberry.field(description="The caller's own account.")
     async def me(self, info: GqlInfo) -> Me:
         return Me.of(await users.get_me(await require_viewer(info)))

@@ -50,7 +50,7 @@ def base_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "redis_url": BACKEND.redis_url,
         "redis_prefix": f"rt-test-{RUN_ID}-{uuid.uuid4().hex[:8]}:",
-        "jwt_secret": SecretStr("test-secret-" + RUN_ID),
+        "jwt_secret": SecretStr("test-secret-of-at-least-32-bytes-" + RUN_ID),
         "env": "test",
         # Cheap hashes keep the suite fast; production parameters are the settings' defaults.
         "argon2_time_cost": 1,
@@ -93,9 +93,9 @@ async def db(database_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Override in a test module (or with indirect parametrization) to change settings."""
-    return {}
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -123,8 +123,8 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def api(client: httpx.AsyncClient, mail: MailSink) -> Api:
-    return Api(client, mail)
+def api(client: httpx.AsyncClient, mail: MailSink, app: Any) -> Api:
+    return Api(client, mail, app.state.services)
 
 
 os.environ.setdefault("RUNTIME_API_TESTING", "1")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from infra.services import Services
+from models import User
+from resolvers.sessions import open_session
 from tests.support.mail import MailSink
 
 API = "/api/v1"
@@ -33,9 +37,37 @@ class Account:
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, mail: MailSink) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, mail: MailSink, services: Services | None = None
+    ) -> None:
         self.client = client
         self.mail = mail
+        self.services = services
+
+    async def quick_user(self, username: str | None = None) -> Account:
+        """A confirmed account made directly in the database, with a live session: for tests
+        that need many users and are not about sign-up (which is rate limited per address)."""
+        assert self.services is not None
+        n = next(_counter)
+        username = username or f"quick{n}"
+        email = f"{username}@example.com"
+        user = await User.create(
+            username=username,
+            username_key=username.lower(),
+            email=email,
+            email_key=email,
+            password_hash="!unusable",
+            email_confirmed_at=datetime.now(UTC),
+        )
+        tokens = await open_session(self.services, user)
+        return Account(
+            id=str(user.id),
+            username=username,
+            email=email,
+            password="",
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+        )
 
     async def rest(
         self, method: str, path: str, token: str | None = None, **kwargs: Any

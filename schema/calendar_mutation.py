@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import friends, inbox, schedule, sharing
+from resolvers.calendar_inputs import (
+    AcceptInvitation,
+    CreateScheduleItem,
+    SendFriendRequest,
+    ShareScheduleItem,
+    UpdateScheduleItem,
+)
+from schema.calendar_inputs import (
+    AcceptInboxMessageInput,
+    CreateScheduleItemInput,
+    SendFriendRequestInput,
+    ShareScheduleItemInput,
+    UpdateScheduleItemInput,
+)
+from schema.context import GqlInfo, require_viewer
+from schema.ids import require_id
+from schema.inputs import to_request
+from schema.loaders import loaders_for
+from schema.types.calendar import FriendRequest, InboxMessage, ScheduleItem, ShareResult
+
+REQUEST = "Friend request"
+ITEM = "Schedule item"
+MESSAGE = "Inbox message"
+
+
+@strawberry.type
+class CalendarMutation:
+    @strawberry.mutation
+    async def send_friend_request(
+        self, info: GqlInfo, input: SendFriendRequestInput
+    ) -> FriendRequest:
+        viewer = await require_viewer(info)
+        request = to_request(SendFriendRequest, input)
+        created = await friends.send_request(info.context.services, viewer, request)
+        return FriendRequest.of(created, loaders_for(info, viewer.user_id))
+
+    @strawberry.mutation
+    async def accept_friend_request(self, info: GqlInfo, id: strawberry.ID) -> FriendRequest:
+        viewer = await require_viewer(info)
+        accepted = await friends.accept_request(viewer, require_id(id, REQUEST))
+        return FriendRequest.of(accepted, loaders_for(info, viewer.user_id))
+
+    @strawberry.mutation
+    async def decline_friend_request(self, info: GqlInfo, id: strawberry.ID) -> FriendRequest:
+        viewer = await require_viewer(info)
+        declined = await friends.decline_request(viewer, require_id(id, REQUEST))
+        return FriendRequest.of(declined, loaders_for(info, viewer.user_id))
+
+    @strawberry.mutation
+    async def cancel_friend_request(self, info: GqlInfo, id: strawberry.ID) -> bool:
+        viewer = await require_viewer(info)
+        await friends.cancel_request(viewer, require_id(id, REQUEST))
+        return True
+
+    @strawberry.mutation(description="`id` is the friendship's id or the friend's user id.")
+    async def remove_friend(self, info: GqlInfo, id: strawberry.ID) -> bool:
+        viewer = await require_viewer(info)
+        await friends.remove_friend(viewer, require_id(id, "Friendship"))
+        return True
+
+    @strawberry.mutation
+    async def create_schedule_item(
+        self, info: GqlInfo, input: CreateScheduleItemInput
+    ) -> ScheduleItem:
+        viewer = await require_viewer(info)
+        request = to_request(CreateScheduleItem, input)
+        created = await schedule.create_item(info.context.services, viewer, request)
+        return ScheduleItem.of(created, loaders_for(info, viewer.user_id))
+
+    @strawberry.mutation
+    async def update_schedule_item(
+        self, info: GqlInfo, id: strawberry.ID, input: UpdateScheduleItemInput
+    ) -> ScheduleItem:
+        viewer = await require_viewer(info)
+        request = to_request(UpdateScheduleItem, input)
+        updated = await schedule.update_item(
+            info.context.services, viewer, require_id(id, ITEM), request
+        )
+        return ScheduleItem.of(updated, loaders_for(info, viewer.user_id))
+
+    @strawberry.mutation
+    async def delete_schedule_item(self, info: GqlInfo, id: strawberry.ID) -> bool:
+        viewer = await require_viewer(info)
+        await schedule.delete_item(info.context.services, viewer, require_id(id, ITEM))
+        return True
+
+    @strawberry.mutation
+    async def share_schedule_item(
+        self, info: GqlInfo, id: strawberry.ID, input: ShareScheduleItemInput
+    ) -> ShareResult:
+        viewer = await require_viewer(info)
+        request = to_request(ShareScheduleItem, input)
+        message = await sharing.share_item(
+            info.context.services, viewer, require_id(id, ITEM), request
+        )
+        return ShareResult(message=message)
+
+    @strawberry.mutation
+    async def accept_inbox_message(
+        self, info: GqlInfo, id: strawberry.ID, input: AcceptInboxMessageInput | None = None
+    ) -> InboxMessage:
+        viewer = await require_viewer(info)
+        request = to_request(AcceptInvitation, input)
+        accepted = await inbox.accept(viewer, require_id(id, MESSAGE), request)
+        return InboxMessage.of(accepted, loaders_for(info, viewer.user_id))
+
+    @strawberry.mutation
+    async def dismiss_inbox_message(self, info: GqlInfo, id: strawberry.ID) -> InboxMessage:
+        viewer = await require_viewer(info)
+        dismissed = await inbox.dismiss(viewer, require_id(id, MESSAGE))
+        return InboxMessage.of(dismissed, loaders_for(info, viewer.user_id))

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from schema.context import GqlInfo, require_viewer
+from schema.ids import require_id
+from schema.loaders import Loaders
+from schema.types.calendar import (
+    InboxMessage,
+    ScheduleItem,
+    ScheduleItemChange,
+    ScheduleItemChangeKind,
+)
+from subscriptions import live
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="New messages of the caller as they arrive.")
+    async def inbox_messages(self, info: GqlInfo) -> AsyncGenerator[InboxMessage, None]:
+        viewer = await require_viewer(info)
+        async for message in live.inbox_messages(info.context.services, viewer):
+            yield InboxMessage.of(message, Loaders(viewer.user_id))
+
+    @strawberry.subscription(description="Changes of one item; ends when it is deleted.")
+    async def schedule_item_changed(
+        self, info: GqlInfo, id: strawberry.ID
+    ) -> AsyncGenerator[ScheduleItemChange, None]:
+        viewer = await require_viewer(info)
+        item_id = require_id(id, "Schedule item")
+        changes = live.schedule_item_changes(info.context.services, viewer, item_id)
+        async for kind, visible in changes:
+            yield ScheduleItemChange(
+                kind=ScheduleItemChangeKind(kind),
+                item=ScheduleItem.of(visible, Loaders(viewer.user_id)),
+            )

@@ -1,0 +1,249 @@
+"""Friends, schedule items and the inbox as GraphQL types (CONTRACT §4).
+
+Nested objects (owners, senders, friends, subscribers, an invitation's item) resolve through the
+`Loaders` each object carries, so a list of N objects costs the same statements as a list of 1.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models import FriendRequest as FriendRequestModel
+from models import Friendship as FriendshipModel
+from models import InboxMessage as InboxMessageModel
+from resolvers.access import VisibleItem
+from schema.loaders import Loaders
+from schema.types.users import User
+
+
+@strawberry.enum
+class ScheduleItemStatus(Enum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@strawberry.enum
+class SourceType(Enum):
+    MANUAL = "manual"
+    AGENT = "agent"
+
+
+@strawberry.enum
+class FriendRequestStatus(Enum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+@strawberry.enum
+class FriendRequestDirection(Enum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+
+
+@strawberry.enum
+class InboxStatus(Enum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DISMISSED = "dismissed"
+
+
+@strawberry.enum
+class InboxMessageType(Enum):
+    CALENDAR = "calendar"
+    FRIEND_REQUEST = "friend_request"
+
+
+@strawberry.enum
+class ScheduleItemChangeKind(Enum):
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+async def _user(loaders: Loaders, user_id: uuid.UUID) -> User:
+    user = await loaders.users.load(user_id)
+    if user is None:  # rows referencing a user are deleted with it (ON DELETE CASCADE)
+        raise LookupError(f"user {user_id} is missing")
+    return User.of(user)
+
+
+@strawberry.type
+class ScheduleSubscriber:
+    user: User
+    permission: int
+
+
+@strawberry.type
+class ScheduleItem:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    start_at: datetime
+    end_at: datetime | None
+    timezone: str
+    metadata: JSON
+    status: ScheduleItemStatus
+    source_type: SourceType
+    permission: int = strawberry.field(description="The caller's bits: view 1, invite 2, edit 4.")
+    created_at: datetime
+    updated_at: datetime
+    item_id: strawberry.Private[uuid.UUID]
+    owner_id: strawberry.Private[uuid.UUID]
+    loaders: strawberry.Private[Loaders]
+
+    @strawberry.field
+    async def owner(self) -> User:
+        return await _user(self.loaders, self.owner_id)
+
+    @strawberry.field(description="Users who accepted a share of the item, with their bits.")
+    async def subscribers(self) -> list[ScheduleSubscriber]:
+        rows = await self.loaders.subscriptions.load(self.item_id)
+        users = await self.loaders.users.load_many([row.user_id for row in rows])
+        return [
+            ScheduleSubscriber(user=User.of(user), permission=row.permission)
+            for row, user in zip(rows, users, strict=True)
+            if user is not None
+        ]
+
+    @classmethod
+    def of(cls, visible: VisibleItem, loaders: Loaders) -> ScheduleItem:
+        item = visible.item
+        return cls(
+            id=strawberry.ID(str(item.id)),
+            title=item.title,
+            description=item.description,
+            start_at=item.start_at,
+            end_at=item.end_at,
+            timezone=item.timezone,
+            metadata=item.metadata,
+            status=ScheduleItemStatus(item.status),
+            source_type=SourceType(item.source_type),
+            permission=visible.permission,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            item_id=item.id,
+            owner_id=item.owner_id,
+            loaders=loaders,
+        )
+
+
+@strawberry.type
+class InboxMessage:
+    id: strawberry.ID
+    message_type: InboxMessageType
+    content: str | None
+    is_read: bool
+    status: InboxStatus
+    permission: int = strawberry.field(description="Bits a calendar invitation grants.")
+    created_at: datetime
+    recipient_id: strawberry.Private[uuid.UUID]
+    sender_id: strawberry.Private[uuid.UUID | None]
+    schedule_item_id: strawberry.Private[uuid.UUID | None]
+    loaders: strawberry.Private[Loaders]
+
+    @strawberry.field
+    async def recipient(self) -> User:
+        return await _user(self.loaders, self.recipient_id)
+
+    @strawberry.field
+    async def sender(self) -> User | None:
+        return None if self.sender_id is None else await _user(self.loaders, self.sender_id)
+
+    @strawberry.field(
+        description="The item of a calendar invitation (null once deleted); `permission` is "
+        "the caller's current bits, 0 while the invitation is pending."
+    )
+    async def schedule_item(self) -> ScheduleItem | None:
+        if self.schedule_item_id is None:
+            return None
+        visible = await self.loaders.items.load(self.schedule_item_id)
+        return None if visible is None else ScheduleItem.of(visible, self.loaders)
+
+    @classmethod
+    def of(cls, message: InboxMessageModel, loaders: Loaders) -> InboxMessage:
+        return cls(
+            id=strawberry.ID(str(message.id)),
+            message_type=InboxMessageType(message.message_type),
+            content=message.content,
+            is_read=message.is_read,
+            status=InboxStatus(message.status),
+            permission=message.permission,
+            created_at=message.created_at,
+            recipient_id=message.recipient_id,
+            sender_id=message.sender_id,
+            schedule_item_id=message.schedule_item_id,
+            loaders=loaders,
+        )
+
+
+@strawberry.type
+class FriendRequest:
+    id: strawberry.ID
+    content: str | None
+    status: FriendRequestStatus
+    created_at: datetime
+    updated_at: datetime
+    from_user_id: strawberry.Private[uuid.UUID]
+    to_user_id: strawberry.Private[uuid.UUID]
+    loaders: strawberry.Private[Loaders]
+
+    @strawberry.field(name="from")
+    async def from_(self) -> User:
+        return await _user(self.loaders, self.from_user_id)
+
+    @strawberry.field
+    async def to(self) -> User:
+        return await _user(self.loaders, self.to_user_id)
+
+    @classmethod
+    def of(cls, request: FriendRequestModel, loaders: Loaders) -> FriendRequest:
+        return cls(
+            id=strawberry.ID(str(request.id)),
+            content=request.content,
+            status=FriendRequestStatus(request.status),
+            created_at=request.created_at,
+            updated_at=request.updated_at,
+            from_user_id=request.from_user_id,
+            to_user_id=request.to_user_id,
+            loaders=loaders,
+        )
+
+
+@strawberry.type
+class Friendship:
+    id: strawberry.ID
+    created_at: datetime
+    friend_id: strawberry.Private[uuid.UUID]
+    loaders: strawberry.Private[Loaders]
+
+    @strawberry.field
+    async def friend(self) -> User:
+        return await _user(self.loaders, self.friend_id)
+
+    @classmethod
+    def of(cls, friendship: FriendshipModel, viewer_id: uuid.UUID, loaders: Loaders) -> Friendship:
+        return cls(
+            id=strawberry.ID(str(friendship.id)),
+            created_at=friendship.created_at,
+            friend_id=friendship.other(viewer_id),
+            loaders=loaders,
+        )
+
+
+@strawberry.type
+class ShareResult:
+    message: str
+
+
+@strawberry.type
+class ScheduleItemChange:
+    kind: ScheduleItemChangeKind
+    item: ScheduleItem

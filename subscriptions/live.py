@@ -1,0 +1,49 @@
+"""The live streams behind `inboxMessages` and `scheduleItemChanged`.
+
+Each stream listens on the event bus (Redis pub/sub across processes, in-process otherwise),
+then reads the current row and re-checks access for every event: a notification never carries
+data, and a user whose access ends stops receiving changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from infra.services import Services
+from models import InboxMessage, ScheduleItem
+from resolvers import events
+from resolvers.access import VisibleItem, visible_item
+from resolvers.errors import NotFound
+from resolvers.viewer import Viewer
+
+
+async def inbox_messages(services: Services, viewer: Viewer) -> AsyncIterator[InboxMessage]:
+    async with services.events.subscribe(events.inbox_channel(viewer.user_id)) as queue:
+        while True:
+            event = await queue.get()
+            message = await InboxMessage.get_or_none(
+                id=event["message_id"], recipient_id=viewer.user_id
+            )
+            if message is not None:
+                yield message
+
+
+async def schedule_item_changes(
+    services: Services, viewer: Viewer, item_id: uuid.UUID
+) -> AsyncIterator[tuple[str, VisibleItem]]:
+    """(kind, item) per change; ends after a deletion or when the caller loses access."""
+    async with services.events.subscribe(events.item_channel(item_id)) as queue:
+        last = await visible_item(viewer.user_id, item_id)  # NotFound before subscribing
+        while True:
+            event = await queue.get()
+            if event["kind"] == "DELETED":
+                item = await ScheduleItem.get_or_none(id=item_id)
+                if item is not None:
+                    yield "DELETED", VisibleItem(item, last.permission, last.is_owner)
+                return
+            try:
+                last = await visible_item(viewer.user_id, item_id)
+            except NotFound:
+                return  # the share ended: no more changes for this user
+            yield "UPDATED", last
