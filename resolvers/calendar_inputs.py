@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+)
+
+from resolvers.input_base import Input
 
 METADATA_MAX_BYTES = 16 * 1024
 ItemStatus = Literal["active", "completed", "cancelled"]
@@ -24,7 +32,11 @@ def _iana(name: str) -> str:
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(orjson.dumps(value)) > METADATA_MAX_BYTES:
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError:  # orjson refuses integers beyond 64 bits, as JSON parsers commonly do
+        raise ValueError("metadata numbers must fit in 64 bits") from None
+    if size > METADATA_MAX_BYTES:
         raise ValueError("metadata is larger than 16 KiB serialized")
     color = value.get("color")
     if color is not None and not (
@@ -37,22 +49,30 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+_DATE_ALONE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_alone(value: Any) -> Any:
+    # Pydantic reads "2026-03-01" as a datetime at midnight; a bound written as a date alone
+    # means a whole UTC day, so keep it a date.
+    if isinstance(value, str) and _DATE_ALONE.fullmatch(value.strip()):
+        return date.fromisoformat(value.strip())
+    return value
+
+
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
+RangeBound = Annotated[datetime | date, BeforeValidator(_date_alone)]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class SendFriendRequest(_Input):
+class SendFriendRequest(Input):
     target_user_id: uuid.UUID
     content: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-class CreateScheduleItem(_Input):
+class CreateScheduleItem(Input):
     title: Title
     description: Description | None = None
     start_at: datetime
@@ -61,7 +81,7 @@ class CreateScheduleItem(_Input):
     metadata: Metadata = Field(default_factory=dict)
 
 
-class UpdateScheduleItem(_Input):
+class UpdateScheduleItem(Input):
     """PATCH: only the fields present change; `title`, `start_at`, `timezone`, `metadata` and
     `status` cannot be null."""
 
@@ -81,23 +101,23 @@ class UpdateScheduleItem(_Input):
         return values
 
 
-class ScheduleRange(_Input):
-    start_at: datetime | date | None = None
-    end_at: datetime | date | None = None
+class ScheduleRange(Input):
+    start_at: RangeBound | None = None
+    end_at: RangeBound | None = None
 
 
-class ShareScheduleItem(_Input):
+class ShareScheduleItem(Input):
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
     permission_view: bool = True
     permission_edit: bool = False
     permission_invite: bool = False
 
 
-class AcceptInvitation(_Input):
+class AcceptInvitation(Input):
     permission_view: bool = True
     permission_edit: bool = False
     permission_invite: bool = False
 
 
-class InboxFilter(_Input):
+class InboxFilter(Input):
     status: InboxStatus | None = None

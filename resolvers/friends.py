@@ -21,6 +21,7 @@ from resolvers.errors import BadRequest, Conflict, NotFound
 from resolvers.viewer import Viewer
 
 REQUEST_NOT_FOUND = "Friend request not found."
+FRIENDSHIP_NOT_FOUND = "Friendship not found."
 ALREADY_HANDLED = "This friend request has already been handled."
 # What the inbox message of a request becomes when the request is answered.
 MESSAGE_STATUS = {"accepted": "accepted", "declined": "rejected", "cancelled": "dismissed"}
@@ -131,13 +132,10 @@ async def list_friendships(viewer: Viewer) -> list[Friendship]:
 
 async def remove_friend(viewer: Viewer, key: uuid.UUID) -> None:
     """`key` is the friendship's id or the friend's user id."""
+    if key == viewer.user_id:  # the caller's own id would match every friendship they have
+        raise NotFound(FRIENDSHIP_NOT_FOUND)
     mine = Q(user_low_id=viewer.user_id) | Q(user_high_id=viewer.user_id)
     theirs = Q(id=key) | Q(user_low_id=key) | Q(user_high_id=key)
-    deleted = (
-        await Friendship.filter(mine)
-        .filter(theirs)
-        .exclude(Q(user_low_id=key) & Q(user_high_id=key))
-        .delete()
-    )
+    deleted = await Friendship.filter(mine).filter(theirs).delete()
     if not deleted:
-        raise NotFound("Friendship not found.")
+        raise NotFound(FRIENDSHIP_NOT_FOUND)

@@ -12,14 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
     model_validator,
 )
+
+from resolvers.input_base import Input
 
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
@@ -35,8 +35,18 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _key_fits(value: str) -> str:
+    # The case-insensitive key is `value.lower()`, stored in 30 characters too; 'İ' (U+0130) is
+    # the one letter whose lower case is two code points.
+    if len(value.lower()) > 30:
+        raise ValueError("must be at most 30 characters once lower-cased")
+    return value
+
+
 Username = Annotated[
-    str, StringConstraints(min_length=3, max_length=30, pattern=r"^[\w.\-]+$", strict=True)
+    str,
+    StringConstraints(min_length=3, max_length=30, pattern=r"^[\w.\-]+$", strict=True),
+    AfterValidator(_key_fits),
 ]
 Password = Annotated[str, StringConstraints(min_length=6, max_length=128)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
@@ -45,17 +55,13 @@ InviteCodeText = Annotated[
     BeforeValidator(_upper),
     StringConstraints(pattern=f"^[{INVITE_ALPHABET}]{{8}}$"),
 ]
-Code = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 RedirectTo = Annotated[str, StringConstraints(max_length=2048)]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 CodeType = Literal["signup", "recovery"]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class SignupRequest(_Input):
+class SignupRequest(Input):
     username: Username
     email: Email
     password: Password
@@ -63,13 +69,13 @@ class SignupRequest(_Input):
     invite_code: InviteCodeText | None = None
 
 
-class ResendRequest(_Input):
+class ResendRequest(Input):
     type: CodeType = "signup"
     email: Email
     redirect_to: RedirectTo | None = None
 
 
-class VerifyRequest(_Input):
+class VerifyRequest(Input):
     type: CodeType = "signup"
     email: Email
     token: Code
@@ -82,16 +88,16 @@ class VerifyRequest(_Input):
         return self
 
 
-class SignInRequest(_Input):
+class SignInRequest(Input):
     email: Email
     password: Password
 
 
-class RefreshRequest(_Input):
+class RefreshRequest(Input):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
-class UpdateMeRequest(_Input):
+class UpdateMeRequest(Input):
     username: Username | None = None
     avatar_url: HttpUrl | None = None
     bio: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -103,10 +109,10 @@ class UpdateMeRequest(_Input):
         return self
 
 
-class SearchUsersRequest(_Input):
+class SearchUsersRequest(Input):
     query: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class CreateInviteCodeRequest(_Input):
+class CreateInviteCodeRequest(Input):
     max_uses: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     expires_at: datetime | None = None

@@ -1,14 +1,16 @@
-"""FastAPI dependencies: the service container, the caller and the client address."""
+"""FastAPI dependencies: the service container, the caller, the client address and path ids."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from infra.services import Services
-from resolvers.errors import Unauthenticated
+from resolvers.errors import NotFound, Unauthenticated
 from resolvers.viewer import Viewer, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/sessions")
@@ -35,3 +37,24 @@ async def current_viewer(
 ServicesDep = Annotated[Services, Depends(get_services)]
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+def path_id(not_found: str) -> Callable[[str], uuid.UUID]:
+    """A dependency reading the `{id}` path parameter as a UUID. A malformed id names nothing
+    the caller can see, so it is the same 404 as an unknown one (never 422)."""
+
+    def parse(
+        id: Annotated[
+            str,
+            Path(
+                description="A UUID; a malformed one is 404 like an unknown one",
+                json_schema_extra={"format": "uuid"},
+            ),
+        ],
+    ) -> uuid.UUID:
+        try:
+            return uuid.UUID(id)
+        except ValueError:
+            raise NotFound(not_found) from None
+
+    return parse

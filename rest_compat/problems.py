@@ -17,6 +17,7 @@ from resolvers.errors import DomainError, RateLimited
 log = logging.getLogger("runtime_api.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+BODY_NOT_PARSED = "There was an error parsing the body"
 
 
 class ValidationIssue(BaseModel):
@@ -88,12 +89,20 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(list(exc.errors()))
+    raw = list(exc.errors())
+    errors = validation_errors(raw)
+    if any(e.get("type") == "json_invalid" for e in raw):  # its loc is ("body", <offset>)
+        return problem_response(request, 422, "The request body is not valid JSON.", errors=errors)
     return problem_response(request, 422, _summary(errors), errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_NOT_PARSED:
+        # FastAPI's answer to a body that is not even text (bad UTF-8); invalid JSON is 422
+        # there, so an unreadable body is one too.
+        errors = [{"loc": ["body"], "msg": "The body is not valid UTF-8 JSON."}]
+        return problem_response(request, 422, "Invalid body: not valid JSON.", errors=errors)
     detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route matches {request.url.path}."
@@ -112,7 +121,14 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         request_id,
         exc_info=exc,
     )
-    return problem_response(request, 500, f"An unexpected error occurred. Reference: {request_id}.")
+    # This handler runs outside every middleware (Starlette's ServerErrorMiddleware), so the
+    # request-id middleware never sees this response: add the header here.
+    return problem_response(
+        request,
+        500,
+        f"An unexpected error occurred. Reference: {request_id}.",
+        headers={"X-Request-ID": request_id},
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -1,0 +1,139 @@
+"""Response bodies of the friends, schedule-item and inbox routes (snake_case, as the source
+document has them). Datetimes are UTC with an explicit offset.
+
+Request bodies are the resolvers' own input models (resolvers/calendar_inputs.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from models import FriendRequest, Friendship, InboxMessage, User
+from resolvers.access import VisibleItem
+
+PERMISSION_BITS = "The caller's permission bits: view 1, invite 2, edit 4 (7 for the owner)."
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+class FriendRequestBody(BaseModel):
+    id: uuid.UUID
+    from_user_id: uuid.UUID
+    to_user_id: uuid.UUID
+    content: str | None
+    status: str = Field(description="pending | accepted | declined | cancelled")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, request: FriendRequest) -> FriendRequestBody:
+        return cls(
+            id=request.id,
+            from_user_id=request.from_user_id,
+            to_user_id=request.to_user_id,
+            content=request.content,
+            status=request.status,
+            created_at=utc(request.created_at),
+            updated_at=utc(request.updated_at),
+        )
+
+
+class FriendBody(BaseModel):
+    id: uuid.UUID = Field(description="The friendship's id")
+    friend_id: uuid.UUID = Field(description="The other user's id")
+    username: str
+    avatar_url: str | None
+    bio: str | None
+    created_at: datetime = Field(description="When the two became friends")
+
+    @classmethod
+    def of(cls, friendship: Friendship, friend: User) -> FriendBody:
+        return cls(
+            id=friendship.id,
+            friend_id=friend.id,
+            username=friend.username,
+            avatar_url=friend.avatar_url,
+            bio=friend.bio,
+            created_at=utc(friendship.created_at),
+        )
+
+
+class ScheduleItemBody(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str | None
+    start_at: datetime
+    end_at: datetime | None
+    timezone: str
+    metadata: dict[str, Any]
+    status: str = Field(description="active | completed | cancelled")
+    source_type: str = Field(description="manual | agent")
+    created_at: datetime
+    updated_at: datetime
+    owner_id: uuid.UUID
+    permission: int = Field(description=PERMISSION_BITS)
+
+    @classmethod
+    def of(cls, visible: VisibleItem) -> ScheduleItemBody:
+        item = visible.item
+        return cls(
+            id=item.id,
+            title=item.title,
+            description=item.description,
+            start_at=utc(item.start_at),
+            end_at=utc_or_none(item.end_at),
+            timezone=item.timezone,
+            metadata=item.metadata,
+            status=item.status,
+            source_type=item.source_type,
+            created_at=utc(item.created_at),
+            updated_at=utc(item.updated_at),
+            owner_id=item.owner_id,
+            permission=visible.permission,
+        )
+
+
+class ShareResultBody(BaseModel):
+    message: str
+
+
+class InboxMessageBody(BaseModel):
+    id: uuid.UUID
+    recipient_id: uuid.UUID
+    sender_id: uuid.UUID | None
+    message_type: str = Field(description="calendar | friend_request")
+    schedule_item_id: uuid.UUID | None
+    friend_request_id: uuid.UUID | None
+    content: str | None
+    is_read: bool
+    status: str = Field(description="pending | accepted | rejected | dismissed")
+    permission: int = Field(
+        description="A calendar invitation's granted bits (view 1, invite 2, edit 4); 0 otherwise"
+    )
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: InboxMessage) -> InboxMessageBody:
+        return cls(
+            id=message.id,
+            recipient_id=message.recipient_id,
+            sender_id=message.sender_id,
+            message_type=message.message_type,
+            schedule_item_id=message.schedule_item_id,
+            friend_request_id=message.friend_request_id,
+            content=message.content,
+            is_read=message.is_read,
+            status=message.status,
+            permission=message.permission,
+            created_at=utc(message.created_at),
+        )

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from resolvers import schedule, sharing
+from resolvers.access import NOT_FOUND
+from resolvers.calendar_inputs import (
+    CreateScheduleItem,
+    ScheduleRange,
+    ShareScheduleItem,
+    UpdateScheduleItem,
+)
+from rest_compat.calendar_bodies import ScheduleItemBody, ShareResultBody
+from rest_compat.deps import ServicesDep, ViewerDep, path_id
+from rest_compat.problems import problem_responses
+
+router = APIRouter(prefix="/schedule-items", tags=["schedule items"])
+
+ItemId = Annotated[uuid.UUID, Depends(path_id(NOT_FOUND))]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 401, 422),
+    summary="Create a schedule item (naive datetimes are read in its timezone)",
+)
+async def create_item(
+    body: CreateScheduleItem, viewer: ViewerDep, services: ServicesDep
+) -> ScheduleItemBody:
+    return ScheduleItemBody.of(await schedule.create_item(services, viewer, body))
+
+
+@router.get(
+    "",
+    responses=problem_responses(400, 401, 422),
+    summary="Own and accepted shared items overlapping a range, by start time",
+)
+async def list_items(
+    viewer: ViewerDep, query: Annotated[ScheduleRange, Query()]
+) -> list[ScheduleItemBody]:
+    return [ScheduleItemBody.of(visible) for visible in await schedule.list_items(viewer, query)]
+
+
+@router.get(
+    "/{id}",
+    responses=problem_responses(401, 404, 422),
+    summary="One schedule item the caller may see",
+)
+async def get_item(viewer: ViewerDep, item_id: ItemId) -> ScheduleItemBody:
+    return ScheduleItemBody.of(await schedule.get_item(viewer, item_id))
+
+
+@router.patch(
+    "/{id}",
+    responses=problem_responses(400, 401, 403, 404, 422),
+    summary="Change the fields present in the body (owner or edit permission)",
+)
+async def update_item(
+    viewer: ViewerDep, item_id: ItemId, body: UpdateScheduleItem, services: ServicesDep
+) -> ScheduleItemBody:
+    return ScheduleItemBody.of(await schedule.update_item(services, viewer, item_id, body))
+
+
+@router.delete(
+    "/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Soft-delete a schedule item (owner only)",
+)
+async def delete_item(viewer: ViewerDep, item_id: ItemId, services: ServicesDep) -> Response:
+    await schedule.delete_item(services, viewer, item_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{id}/share",
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    summary="Invite a user, by email, to subscribe to the item",
+)
+async def share_item(
+    viewer: ViewerDep, item_id: ItemId, body: ShareScheduleItem, services: ServicesDep
+) -> ShareResultBody:
+    return ShareResultBody(message=await sharing.share_item(services, viewer, item_id, body))
