@@ -129,16 +129,18 @@ async def verify_recovery(services: Services, request: VerifyRequest, ip: str) -
 async def sign_in(services: Services, request: SignInRequest, ip: str) -> SessionTokens:
     s = services.settings
     email_key = request.email.lower()
+    # Each attempt is counted before the password is checked: counting only after a failure
+    # let concurrent attempts (a batched GraphQL request, parallel connections) all pass the
+    # check before the first failure was recorded. A success clears the email's run of
+    # failures; the per-IP cap counts every attempt.
     try:
-        await services.limiter.check(s.rate_limit_login_email, "login-email", email_key)
-        await services.limiter.check(s.rate_limit_login_ip, "login-ip", ip)
+        await services.limiter.hit(s.rate_limit_login_email, "login-email", email_key)
+        await services.limiter.hit(s.rate_limit_login_ip, "login-ip", ip)
     except RateLimitExceeded as exc:
         raise RateLimited(exc.retry_after) from None
     user = await User.get_or_none(email_key=email_key)
     if not await services.passwords.verify(user.password_hash if user else None, request.password):
-        # Only failures count towards the limit; the next attempt over it gets 429.
-        await services.limiter.count(s.rate_limit_login_email, "login-email", email_key)
-        await services.limiter.count(s.rate_limit_login_ip, "login-ip", ip)
         raise Unauthenticated(BAD_CREDENTIALS)
     assert user is not None
+    await services.limiter.reset(s.rate_limit_login_email, "login-email", email_key)
     return await open_session(services, user)
