@@ -109,6 +109,10 @@ class UpdateMeRequest(Input):
         return self
 
 
+class LookupUserRequest(Input):
+    email: Email
+
+
 class SearchUsersRequest(Input):
     query: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 

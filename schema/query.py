@@ -6,11 +6,11 @@ import strawberry
 
 from resolvers import users
 from resolvers.health import infra_health
-from resolvers.inputs import SearchUsersRequest
+from resolvers.inputs import LookupUserRequest, SearchUsersRequest
 from schema.context import GqlInfo, require_viewer
 from schema.inputs import to_request
 from schema.types.auth import Health
-from schema.types.users import Me, User
+from schema.types.users import AccountLookup, Me, User
 
 
 def _uuid(value: strawberry.ID) -> uuid.UUID | None:
@@ -38,6 +38,15 @@ class AccountQuery:
         viewer = await require_viewer(info)
         found = await users.search_users(viewer, to_request(SearchUsersRequest, query=query))
         return [User.of(u) for u in found]
+
+    @strawberry.field(
+        description="An account by email: the caller's own, or any for an admin (else "
+        "FORBIDDEN; NOT_FOUND when an admin asks for an unknown email)."
+    )
+    async def user_by_email(self, info: GqlInfo, email: str) -> AccountLookup:
+        viewer = await require_viewer(info)
+        request = to_request(LookupUserRequest, email=email)
+        return AccountLookup.of(await users.lookup_by_email(viewer, request.email))
 
     @strawberry.field(description="Health of the process, Redis and the database.")
     async def health(self, info: GqlInfo) -> Health:

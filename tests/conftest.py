@@ -14,6 +14,8 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
+from tortoise import Tortoise
+from tortoise.connection import get_connection
 from tortoise.contrib.test import truncate_all_models
 
 from config import Settings
@@ -88,8 +90,21 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
-    await truncate_all_models()
+    await _empty_tables()
     yield database_url
+
+
+async def _empty_tables() -> None:
+    """Empty every table before a test. On PostgreSQL, DELETE with foreign-key triggers off is
+    two orders of magnitude faster than TRUNCATE on tables this small."""
+    if BACKEND.database_url is None:
+        await truncate_all_models()
+        return
+    tables = [model._meta.db_table for model in Tortoise.apps["models"].values()]
+    script = "SET session_replication_role = replica;"
+    script += "".join(f'DELETE FROM "{table}";' for table in tables)
+    script += "SET session_replication_role = origin;"
+    await get_connection("default").execute_script(script)
 
 
 @pytest.fixture

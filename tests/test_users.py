@@ -272,3 +272,16 @@ async def test_user_by_unknown_or_malformed_id_is_null(api: Api, alice: Account)
 async def test_user_by_id_needs_authentication(api: Api, alice: Account) -> None:
     body = await api.gql(USER, {"id": alice.id})
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_user_by_email_over_graphql_follows_the_rest_rule(api: Api) -> None:
+    me = await api.quick_user()
+    other = await api.quick_user()
+    query = "query($e: String!) { userByEmail(email: $e) { id email createdAt } }"
+    own = await api.gql(query, {"e": me.email.upper()}, me.access_token)
+    assert own["data"]["userByEmail"]["id"] == me.id
+    for email in (other.email, "nobody@example.com"):
+        body = await api.gql(query, {"e": email}, me.access_token)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    bad = await api.gql(query, {"e": "not-an-email"}, me.access_token)
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -51,3 +51,20 @@ class Me:
             created_at=user.created_at,
             email_confirmed_at=user.email_confirmed_at,
         )
+
+
+@strawberry.type(description="An account as `GET /auth/users` shows it.")
+class AccountLookup:
+    id: strawberry.ID
+    email: str
+    created_at: datetime
+    email_confirmed_at: datetime | None
+
+    @classmethod
+    def of(cls, user: UserModel) -> AccountLookup:
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            email=user.email,
+            created_at=user.created_at,
+            email_confirmed_at=user.email_confirmed_at,
+        )
