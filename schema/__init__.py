@@ -11,7 +11,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -24,6 +23,7 @@ from schema.calendar_mutation import CalendarMutation
 from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
 from schema.mutation import AccountMutation
+from schema.parser_cache import SafeParserCache
 from schema.query import AccountQuery
 from schema.subscription import Subscription
 
@@ -37,7 +37,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
-        partial(ParserCache, maxsize=1024),
+        partial(SafeParserCache, maxsize=1024),
         partial(ValidationCache, maxsize=1024),
     ]
     if not settings.introspection_enabled:

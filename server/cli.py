@@ -21,8 +21,6 @@ def _settings() -> Settings:
     return with_generated_secret(Settings())
 
 
-
-
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +31,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from server.graphiql import ASSETS_DIR, ASSETS_URL_PREFIX, render_graphiql_page
+from tests.support.server_process import child_env, runtime_api_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-browser.sh"
@@ -79,22 +79,11 @@ def browser_binaries() -> tuple[Path, Path]:
 def server_argv() -> list[str]:
     """Command that serves GraphiQL at /graphql; ``{port}`` is substituted.
 
-    Override this fixture to test another server (e.g. ``runtime-api serve``).
+    The real server, as an operator starts it with no configuration at all (see ``server_url``:
+    an empty working directory, no settings in the environment), so the page under test is the
+    one users get, with the whole schema behind it.
     """
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        str(Path(__file__).parent),
-        "_ide_app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-    ]
+    return [*runtime_api_command(), "serve", "--host", "127.0.0.1", "--port", "{port}"]
 
 
 def _free_port() -> int:
@@ -104,11 +93,12 @@ def _free_port() -> int:
         return port
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited with code {process.returncode} before serving")
+            log = log_path.read_text(errors="replace")
+            pytest.fail(f"server exited with code {process.returncode} before serving:\n{log}")
         request = urllib.request.Request(url, headers={"Accept": "text/html"})
         try:
             with urllib.request.urlopen(request, timeout=1):
@@ -121,27 +111,27 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server_url(server_argv: list[str]) -> Iterator[str]:
-    """Start the server on a free loopback port; yield its origin."""
+def server_url(server_argv: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start the server on a free loopback port in an empty directory; yield its origin."""
     port = _free_port()
     argv = [arg.replace("{port}", str(port)) for arg in server_argv]
     origin = f"http://127.0.0.1:{port}"
-    # Repo root on sys.path so the fixture app can import ``server``.
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    process = subprocess.Popen(argv, cwd=REPO_ROOT, env=env)
-    try:
-        _wait_until_serving(f"{origin}/graphql", process)
-        yield origin
-    finally:
-        process.terminate()
+    cwd = tmp_path_factory.mktemp("graphiql-server")  # its SQLite file lands in ./data/ here
+    log_path = cwd.parent / f"{cwd.name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=child_env(), stdout=log, stderr=subprocess.STDOUT
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_until_serving(f"{origin}/graphql", process, log_path)
+            yield origin
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -256,10 +246,10 @@ def test_graphiql_runs_query_offline(driver: webdriver.Chrome, server_url: str) 
         return text or ""
 
     try:
-        wait.until(lambda d: '"status": "ok"' in response_text(d))
+        wait.until(lambda d: '"status": "healthy"' in response_text(d))
     except TimeoutException:
         pytest.fail(f"GraphiQL response pane never showed the result: {response_text(driver)!r}")
-    assert json.loads(response_text(driver)) == {"data": {"health": {"status": "ok"}}}
+    assert json.loads(response_text(driver)) == {"data": {"health": {"status": "healthy"}}}
 
     urls = _requested_urls(driver)
     assert any(url.startswith(f"{server_url}{ASSETS_URL_PREFIX}/") for url in urls), urls
