@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -31,6 +33,12 @@ Query = merge_types("Query", (AccountQuery, CalendarQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CalendarMutation))
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Strawberry logs every error with a traceback, a 401 included. Expected errors are
+        answers, not incidents; `ErrorCodes` logs the unexpected ones with their reference."""
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
@@ -42,7 +50,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
