@@ -1,8 +1,13 @@
 """Every GraphQL error leaves with an `extensions.code` (CONTRACT §2).
 
-Domain errors keep their message and code; pydantic validation becomes BAD_USER_INPUT; errors
-raised by graphql-core before execution (syntax, validation, the depth/token/alias caps) are
-BAD_REQUEST; anything else is masked as INTERNAL and logged with the request id.
+Domain errors keep their message and code; pydantic validation and variables graphql-core cannot
+coerce become BAD_USER_INPUT; errors raised by graphql-core before execution (syntax, validation,
+the depth/token/alias caps) are BAD_REQUEST; anything else is masked as INTERNAL and logged with
+the request id.
+
+Over HTTP the errors are formatted once the operation ends. Over websockets every result is
+sent while the operation runs (a subscription's operation ends only with its stream), so each
+result is formatted as it streams, before it is sent.
 """
 
 from __future__ import annotations
@@ -12,13 +17,20 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 from pydantic import ValidationError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import StreamExecutionResult
 
 from resolvers.errors import DomainError, ErrorCode
 
 log = logging.getLogger("runtime_api.errors")
+
+# What Strawberry raises for a document it cannot run as asked (unknown operation name, an
+# operation type the transport does not allow, no query): the client's mistake.
+_REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
 
 
 def _camel(name: str) -> str:
@@ -45,6 +57,23 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
     )
 
 
+def _coded(error: GraphQLError, code: ErrorCode) -> GraphQLError:
+    if (error.extensions or {}).get("code"):  # already formatted
+        return error
+    return _with(error, error.message, {"code": code.value})
+
+
+def _is_variable_error(error: GraphQLError) -> bool:
+    """graphql-core could not coerce a variable of the request (a value the enum does not
+    have, a malformed DateTime…): the error is located at the variable's definition."""
+    nodes = error.nodes or ()
+    return (
+        error.path is None
+        and bool(nodes)
+        and all(isinstance(node, VariableDefinitionNode) for node in nodes)
+    )
+
+
 def format_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
@@ -60,10 +89,10 @@ def format_error(error: GraphQLError) -> GraphQLError:
             f"Invalid {where}: {first['msg']}",
             {"code": ErrorCode.BAD_USER_INPUT.value, "errors": issues},
         )
-    if original is None:
-        if (error.extensions or {}).get("code"):
-            return error
-        return _with(error, error.message, {"code": ErrorCode.BAD_REQUEST.value})
+    if _is_variable_error(error):
+        return _coded(error, ErrorCode.BAD_USER_INPUT)
+    if original is None or isinstance(original, _REQUEST_ERRORS):
+        return _coded(error, ErrorCode.BAD_REQUEST)
     reference = uuid.uuid4().hex[:12]
     log.error(
         "unhandled error in GraphQL field %s [ref %s]", error.path, reference, exc_info=original
@@ -75,9 +104,28 @@ def format_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _format_in_place(error: GraphQLError) -> None:
+    """Like `format_error`, keeping the error object: Strawberry's websocket handlers look at
+    its class and original error to decide whether to close the socket."""
+    formatted = format_error(error)
+    if formatted is not error:
+        error.message = formatted.message
+        error.extensions = formatted.extensions
+
+
 class ErrorCodes(SchemaExtension):
+    _streamed = False
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        self._streamed = True
+        for error in getattr(result, "errors", None) or ():
+            _format_in_place(error)
+        yield
+
     def on_operation(self) -> Iterator[None]:
         yield
+        if self._streamed:  # every result was formatted before it was sent
+            return
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:

@@ -11,7 +11,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 from infra.services import Services
-from models import InboxMessage, ScheduleItem
+from models import InboxMessage, ScheduleItem, ScheduleSubscription
+from models.schedule import ALL_PERMISSIONS, VIEW
 from resolvers import events
 from resolvers.access import VisibleItem, visible_item
 from resolvers.errors import NotFound
@@ -29,18 +30,27 @@ async def inbox_messages(services: Services, viewer: Viewer) -> AsyncIterator[In
                 yield message
 
 
+async def _held(viewer: Viewer, item: ScheduleItem) -> int:
+    """The caller's bits on a just-deleted item (access checks see a deleted item as gone)."""
+    if item.owner_id == viewer.user_id:
+        return ALL_PERMISSIONS
+    share = await ScheduleSubscription.get_or_none(item_id=item.id, user_id=viewer.user_id)
+    return share.permission if share is not None else 0
+
+
 async def schedule_item_changes(
     services: Services, viewer: Viewer, item_id: uuid.UUID
 ) -> AsyncIterator[tuple[str, VisibleItem]]:
-    """(kind, item) per change; ends after a deletion or when the caller loses access."""
+    """(kind, item) per change; ends after a deletion or when the caller loses access (someone
+    whose access has ended does not hear of the deletion either)."""
     async with services.events.subscribe(events.item_channel(item_id)) as queue:
         last = await visible_item(viewer.user_id, item_id)  # NotFound before subscribing
         while True:
             event = await queue.get()
             if event["kind"] == "DELETED":
                 item = await ScheduleItem.get_or_none(id=item_id)
-                if item is not None:
-                    yield "DELETED", VisibleItem(item, last.permission, last.is_owner)
+                if item is not None and (permission := await _held(viewer, item)) & VIEW:
+                    yield "DELETED", VisibleItem(item, permission, last.is_owner)
                 return
             try:
                 last = await visible_item(viewer.user_id, item_id)

@@ -30,9 +30,7 @@ async def _populate(me: Account, owners: list[Account], guests: list[Account], n
             owner_id=owner.id, title=f"item {i}", start_at="2026-05-01T10:00:00+00:00"
         )
         await ScheduleSubscription.create(item_id=item.id, user_id=me.id, permission=1)
-        await ScheduleSubscription.create(
-            item_id=item.id, user_id=guests[i].id, permission=3
-        )
+        await ScheduleSubscription.create(item_id=item.id, user_id=guests[i].id, permission=3)
         await InboxMessage.create(
             recipient_id=me.id,
             sender_id=owner.id,

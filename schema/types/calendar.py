@@ -123,7 +123,7 @@ class ScheduleItem:
             start_at=item.start_at,
             end_at=item.end_at,
             timezone=item.timezone,
-            metadata=item.metadata,
+            metadata=JSON(item.metadata),
             status=ScheduleItemStatus(item.status),
             source_type=SourceType(item.source_type),
             permission=visible.permission,

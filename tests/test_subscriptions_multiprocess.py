@@ -1,0 +1,191 @@
+"""Two `runtime-api serve` processes behind one PostgreSQL database and one Redis: a change made
+through one process reaches a subscriber connected to the other (CONTRACT §1 production shape,
+§4 Subscription). Only on the real backend; the embedded one has no shared event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.backend import detect
+from tests.support.live_server import TRANSPORT_WS, GqlSocket, auth_payload, gql_socket
+from tests.support.server_process import ServerProcess, run_cli, running_server
+
+BACKEND = detect()
+pytestmark = pytest.mark.skipif(
+    not BACKEND.real, reason="needs PostgreSQL and Redis shared by two server processes"
+)
+
+INBOX_SUBSCRIPTION = (
+    "subscription { inboxMessages { id messageType status sender { id username } } }"
+)
+ITEM_SUBSCRIPTION = (
+    "subscription($id: ID!) { scheduleItemChanged(id: $id) { kind item { id title } } }"
+)
+SEND_REQUEST = (
+    "mutation($input: SendFriendRequestInput!) { sendFriendRequest(input: $input) { id } }"
+)
+CANCEL_REQUEST = "mutation($id: ID!) { cancelFriendRequest(id: $id) }"
+CREATE = "mutation($input: CreateScheduleItemInput!) { createScheduleItem(input: $input) { id } }"
+UPDATE = (
+    "mutation($id: ID!, $input: UpdateScheduleItemInput!) "
+    "{ updateScheduleItem(id: $id, input: $input) { id } }"
+)
+INBOX = "{ inboxMessages { id sender { id } } }"
+# A subscription has no "ready" message, and the other process cannot be asked whether it is
+# listening yet: the sender repeats its change until the subscriber hears one.
+ATTEMPTS = 10
+WAIT_PER_ATTEMPT_S = 1.0
+
+
+@contextlib.asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    assert BACKEND.database_url is not None
+    name = f"rt_multiprocess_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(BACKEND.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{BACKEND.database_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(BACKEND.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def servers(root: Path, env: dict[str, str], count: int) -> AsyncIterator[list[Any]]:
+    """`count` servers started side by side (each waits for its health check in a thread)."""
+    with contextlib.ExitStack() as stack:
+        started = await asyncio.gather(
+            *(
+                asyncio.to_thread(stack.enter_context, running_server(root / f"s{i}", env))
+                for i in range(count)
+            ),
+            return_exceptions=True,
+        )
+        for result in started:
+            if isinstance(result, BaseException):
+                raise result
+        try:
+            yield started
+        finally:
+            await asyncio.to_thread(stack.close)
+
+
+async def gql(server: ServerProcess, query: str, variables: dict[str, Any], token: str) -> Any:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    body = response.json()
+    assert response.status_code == 200 and "errors" not in body, body
+    return next(iter(body["data"].values()))
+
+
+async def sign_up(server: ServerProcess, username: str) -> dict[str, str]:
+    """A real sign-up through REST; the code is read from the console mailer's log."""
+    email = f"{username}@example.com"
+    async with httpx.AsyncClient(base_url=f"{server.base_url}/api/v1", timeout=10) as client:
+        body = {"username": username, "email": email, "password": "correct horse"}
+        response = await client.post("/auth/verifications", json=body)
+        assert response.status_code == 202, response.text
+        mail = await asyncio.to_thread(server.wait_for_log, f"mail to {re.escape(email)} ")
+        code = await asyncio.to_thread(server.wait_for_log, r"\b\d{6}\b", after=mail.end())
+        verify = {"type": "signup", "email": email, "token": code.group(0)}
+        response = await client.post("/auth/verify", json=verify)
+        assert response.status_code == 200, response.text
+    session = response.json()
+    return {"id": session["user"]["id"], "username": username, "token": session["access_token"]}
+
+
+async def heard(
+    socket: GqlSocket, op: str, poke: Callable[[int], Awaitable[None]]
+) -> dict[str, Any]:
+    """Poke until the subscription hears something; its first result."""
+    for attempt in range(ATTEMPTS):
+        await poke(attempt)
+        if not await socket.silent(op, WAIT_PER_ATTEMPT_S):
+            event = await socket.event(op)
+            assert event.kind == "next" and not event.errors, event
+            return dict(next(iter(event.data.values())))
+    raise AssertionError(f"nothing arrived in {ATTEMPTS} attempts")
+
+
+async def test_events_cross_server_processes_through_redis(tmp_path: Path) -> None:
+    assert BACKEND.redis_url is not None
+    prefix = f"rt-multiprocess-{uuid.uuid4().hex[:8]}:"
+    async with fresh_database() as database_url:
+        env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": BACKEND.redis_url,
+            "REDIS_PREFIX": prefix,
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST_KIB": "1024",
+        }
+        migrated = await asyncio.to_thread(run_cli, "migrate", cwd=tmp_path, env=env)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        try:
+            async with servers(tmp_path, env, 2) as (a, b):
+                await exchange(a, b)
+        finally:
+            redis = Redis.from_url(BACKEND.redis_url)
+            async for key in redis.scan_iter(match=f"{prefix}*"):
+                await redis.delete(key)
+            await redis.aclose()
+
+
+async def exchange(a: ServerProcess, b: ServerProcess) -> None:
+    ann = await sign_up(a, "ann")
+    bob = await sign_up(b, "bob")  # one database: each process knows both users
+
+    # Ann listens on B; Bob's friend request goes through A.
+    async with gql_socket(f"{b.ws_url}/graphql", TRANSPORT_WS, auth_payload(ann["token"])) as s:
+        op = await s.subscribe(INBOX_SUBSCRIPTION)
+        requests: list[str] = []
+
+        async def send_request(attempt: int) -> None:
+            if requests:  # withdraw the unheard one, so that a new one may be sent
+                await gql(a, CANCEL_REQUEST, {"id": requests[-1]}, bob["token"])
+            variables = {"input": {"targetUserId": ann["id"], "content": f"try {attempt}"}}
+            requests.append((await gql(a, SEND_REQUEST, variables, bob["token"]))["id"])
+
+        message = await heard(s, op, send_request)
+
+    assert message["messageType"] == "FRIEND_REQUEST"
+    assert message["sender"] == {"id": bob["id"], "username": "bob"}
+    inbox = await gql(a, INBOX, {}, ann["token"])
+    assert message["id"] in {m["id"] for m in inbox}
+
+    # And the other way round: Ann watches her item on A while she changes it through B.
+    item = {"title": "Standup", "startAt": "2026-03-01T09:00:00Z"}
+    item_id = (await gql(b, CREATE, {"input": item}, ann["token"]))["id"]
+    async with gql_socket(f"{a.ws_url}/graphql", TRANSPORT_WS, auth_payload(ann["token"])) as s:
+        op = await s.subscribe(ITEM_SUBSCRIPTION, {"id": item_id})
+
+        async def rename(attempt: int) -> None:
+            change = {"id": item_id, "input": {"title": f"Retro {attempt}"}}
+            await gql(b, UPDATE, change, ann["token"])
+
+        change = await heard(s, op, rename)
+
+    assert change["kind"] == "UPDATED" and change["item"]["id"] == item_id
+    assert change["item"]["title"].startswith("Retro ")
