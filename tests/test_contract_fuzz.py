@@ -102,13 +102,16 @@ def test_no_5xx_and_every_response_matches_the_openapi_document(
             "--header",
             f"Authorization: Bearer {token}",
             "--max-examples",
-            "12",
+            "10",
             "--seed",
             "1",
+            # One worker: CPython 3.11.7 can crash schemathesis's own code generation when it runs
+            # in threads ("AST constructor recursion depth mismatch", CPython gh-106905).
             "--workers",
-            "2",
+            "1",
+            # seconds per phase (coverage, fuzzing, stateful): about a minute in all
             "--max-time",
-            "150",
+            "15",
             "--report",
             "json",
             "--report-json-path",
@@ -124,7 +127,7 @@ def test_no_5xx_and_every_response_matches_the_openapi_document(
     )
     output = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, output
-    assert "5xx" not in server.log() or "Internal Server Error" not in server.log()
+    assert "unhandled error" not in server.log(), "the server logged an unexpected exception"
     assert operations >= 12, "the document lists fewer routes than the app serves?"
     if report.exists():
         summary = json.loads(report.read_text())
