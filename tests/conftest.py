@@ -22,7 +22,7 @@ from config import Settings
 from infra.database import apply_migrations, close_database, init_database
 from server.app import create_app
 from tests.support.backend import Backend, detect
-from tests.support.client import Api
+from tests.support.client import Account, Api
 from tests.support.mail import MailSink
 
 BACKEND: Backend = detect()
@@ -140,6 +140,22 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def api(client: httpx.AsyncClient, mail: MailSink, app: Any) -> Api:
     return Api(client, mail, app.state.services)
+
+
+# Three confirmed users with live sessions, for tests about what they do to each other.
+@pytest.fixture
+async def alice(api: Api) -> Account:
+    return await api.quick_user("alice")
+
+
+@pytest.fixture
+async def bob(api: Api) -> Account:
+    return await api.quick_user("bob")
+
+
+@pytest.fixture
+async def carol(api: Api) -> Account:
+    return await api.quick_user("carol")
 
 
 os.environ.setdefault("RUNTIME_API_TESTING", "1")

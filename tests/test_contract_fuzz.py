@@ -76,7 +76,7 @@ def _sign_up(server: ServerProcess) -> str:
             json={"username": "fuzzer" + email[5:9], "email": email, "password": "fuzz-pass"},
         )
         assert r.status_code == 202, r.text
-        code = server.wait_for_log(rf"Use the code (\d{{6}})", after=mark).group(1)
+        code = server.wait_for_log(r"Use the code (\d{6})", after=mark).group(1)
         r = client.post("/auth/verify", json={"type": "signup", "email": email, "token": code})
         assert r.status_code == 200, r.text
         token: str = r.json()["access_token"]

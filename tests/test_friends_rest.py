@@ -19,21 +19,6 @@ REQUEST_KEYS = {"id", "from_user_id", "to_user_id", "content", "status", "create
 FRIEND_KEYS = {"id", "friend_id", "username", "avatar_url", "bio", "created_at"}
 
 
-@pytest.fixture
-async def alice(api: Api) -> Account:
-    return await api.sign_up("alice")
-
-
-@pytest.fixture
-async def bob(api: Api) -> Account:
-    return await api.sign_up("bob")
-
-
-@pytest.fixture
-async def carol(api: Api) -> Account:
-    return await api.sign_up("carol")
-
-
 async def friend_ids(api: Api, account: Account) -> list[str]:
     return [f["friend_id"] for f in ok(await api.rest("GET", "/friends", account.access_token))]
 

@@ -35,21 +35,6 @@ MESSAGE_KEYS = {
 }
 
 
-@pytest.fixture
-async def alice(api: Api) -> Account:
-    return await api.sign_up("alice")
-
-
-@pytest.fixture
-async def bob(api: Api) -> Account:
-    return await api.sign_up("bob")
-
-
-@pytest.fixture
-async def carol(api: Api) -> Account:
-    return await api.sign_up("carol")
-
-
 async def invite(api: Api, owner: Account, to: Account, **bits: bool) -> tuple[str, str]:
     """Share a new item of `owner` with `to`; return (item id, message id)."""
     item = await create_item(api, owner)

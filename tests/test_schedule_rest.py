@@ -38,21 +38,6 @@ ITEM_KEYS = {
 }
 
 
-@pytest.fixture
-async def alice(api: Api) -> Account:
-    return await api.sign_up("alice")
-
-
-@pytest.fixture
-async def bob(api: Api) -> Account:
-    return await api.sign_up("bob")
-
-
-@pytest.fixture
-async def carol(api: Api) -> Account:
-    return await api.sign_up("carol")
-
-
 def utc(value: str) -> datetime:
     return instant(value).astimezone(UTC)
 

@@ -21,21 +21,6 @@ from tests.support.client import Account, Api
 
 
 @pytest.fixture
-async def alice(api: Api) -> Account:
-    return await api.sign_up("alice")
-
-
-@pytest.fixture
-async def bob(api: Api) -> Account:
-    return await api.sign_up("bob")
-
-
-@pytest.fixture
-async def carol(api: Api) -> Account:
-    return await api.sign_up("carol")
-
-
-@pytest.fixture
 async def item(api: Api, alice: Account) -> str:
     return str((await create_item(api, alice, title="Planning"))["id"])
 
