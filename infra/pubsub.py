@@ -58,8 +58,15 @@ class EventBus:
     async def _start_listener(self) -> None:
         # Its own connection without a read timeout: a quiet channel is not an error.
         self._listener_client = Redis.from_url(self._redis_url or "", health_check_interval=30)
-        self._pubsub = self._listener_client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._listener_client.pubsub()
         await self._pubsub.psubscribe(self._prefix + "*")
+        # Wait for Redis to confirm, so an event published right after `subscribe` returns is
+        # heard (PSUBSCRIBE is otherwise only sent, not yet in force).
+        async with asyncio.timeout(5):
+            while True:
+                reply = await self._pubsub.get_message(timeout=1)
+                if reply is not None and reply.get("type") == "psubscribe":
+                    break
         self._listener = asyncio.create_task(self._listen())
 
     async def _listen(self) -> None:

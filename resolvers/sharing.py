@@ -60,23 +60,33 @@ async def share_item(
         "content": content,
         "is_read": False,
     }
-    async with in_transaction():
-        replaced = await InboxMessage.filter(open_invitation=key).update(**values)
-        message_id = None
-        if not replaced:
-            try:
-                async with in_transaction():
-                    message = await InboxMessage.create(
-                        recipient_id=recipient.id,
-                        message_type="calendar",
-                        schedule_item_id=item.id,
-                        status="pending",
-                        open_invitation=key,
-                        **values,
-                    )
-                message_id = message.id
-            except IntegrityError:  # a concurrent share created it first: replace that one
-                await InboxMessage.filter(open_invitation=key).update(**values)
-    if message_id is not None:
-        await events.inbox_message_created(services, recipient.id, message_id)
+    message_id = await _replace_or_create_invitation(
+        key,
+        values,
+        recipient_id=recipient.id,
+        message_type="calendar",
+        schedule_item_id=item.id,
+        status="pending",
+    )
+    # A replaced invitation is announced again: subscribers see its new bits.
+    await events.inbox_message_created(services, recipient.id, message_id)
     return f"Invitation sent to {recipient.email}"
+
+
+async def _replace_or_create_invitation(
+    key: str, values: dict[str, Any], **creation: Any
+) -> uuid.UUID:
+    """Update the pending invitation `key`, or create it; its id either way. The unique
+    `open_invitation` column settles a race between two first invitations."""
+    for _ in range(2):
+        existing = await InboxMessage.get_or_none(open_invitation=key)
+        if existing is not None:
+            await InboxMessage.filter(id=existing.id).update(**values)
+            return existing.id
+        try:
+            async with in_transaction():
+                created = await InboxMessage.create(open_invitation=key, **creation, **values)
+            return created.id
+        except IntegrityError:  # created concurrently: replace that one
+            continue
+    raise Conflict("The invitation changed concurrently; try again.")

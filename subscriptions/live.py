@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from infra.services import Services
-from models import InboxMessage, ScheduleItem, ScheduleSubscription
+from models import AuthSession, InboxMessage, ScheduleItem, ScheduleSubscription
 from models.schedule import ALL_PERMISSIONS, VIEW
 from resolvers import events
 from resolvers.access import VisibleItem, visible_item
@@ -19,10 +19,18 @@ from resolvers.errors import NotFound
 from resolvers.viewer import Viewer
 
 
+async def _signed_in(viewer: Viewer) -> bool:
+    """A socket authenticates once; its streams end when that session is revoked (sign-out,
+    password recovery) instead of running on until the socket closes."""
+    return await AuthSession.filter(id=viewer.session_id, revoked_at=None).exists()
+
+
 async def inbox_messages(services: Services, viewer: Viewer) -> AsyncIterator[InboxMessage]:
     async with services.events.subscribe(events.inbox_channel(viewer.user_id)) as queue:
         while True:
             event = await queue.get()
+            if not await _signed_in(viewer):
+                return
             message = await InboxMessage.get_or_none(
                 id=event["message_id"], recipient_id=viewer.user_id
             )
@@ -47,6 +55,8 @@ async def schedule_item_changes(
         last = await visible_item(viewer.user_id, item_id)  # NotFound before subscribing
         while True:
             event = await queue.get()
+            if not await _signed_in(viewer):
+                return
             if event["kind"] == "DELETED":
                 item = await ScheduleItem.get_or_none(id=item_id)
                 if item is not None and (permission := await _held(viewer, item)) & VIEW:

@@ -329,3 +329,23 @@ async def test_stopping_a_subscription_releases_it(
         assert (await expect_next(socket, second))["sender"]["id"] == bob.id
         await listening(app, channel, count=1)
     await listening(app, channel, count=0)  # closing the socket ends the other one
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_signing_out_ends_the_sockets_streams(
+    api: Api, app: Any, url: str, protocol: str
+) -> None:
+    ann, bob = await api.quick_user(), await api.quick_user()
+    async with gql_socket(url, protocol, auth_payload(ann.access_token)) as anns:
+        op = await anns.subscribe(INBOX_SUBSCRIPTION)
+        await listening(app, inbox_channel(uuid.UUID(ann.id)))
+        await ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
+        await expect_next(anns, op)
+
+        signed_out = await api.rest(
+            "DELETE", "/auth/sessions", json={"refresh_token": ann.refresh_token}
+        )
+        assert signed_out.status_code == 204
+        item_id = await create_item(api, bob, "After sign-out")
+        await share(api, bob, item_id, ann, bits=1)
+        await expect_complete(anns, op)  # ends without delivering the new invitation
