@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # Every key the server writes starts with this, so one Redis can host several deployments.
     redis_prefix: str = "rt:"
 
+    # --- agent event streams (infra/event_streams.py) ---
+    # Per thread; trimming is approximate on Redis (whole macro nodes), exact in memory.
+    agent_stream_max_len: int = Field(default=10_000, ge=1)
+    agent_stream_max_age_s: float = Field(default=7 * 24 * 3600, gt=0)
+
     # --- GraphQL ---
     graphiql: bool | None = None  # None: on in development, off in production
     graphql_introspection: bool | None = None  # None: on in development, off in production
@@ -83,8 +88,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
-        if self.env == "production" and self.jwt_secret is None:
-            raise ValueError("JWT_SECRET is required when ENV=production")
+        if self.env == "production":
+            if self.jwt_secret is None:
+                raise ValueError("JWT_SECRET is required when ENV=production")
+            if len(self.jwt_secret.get_secret_value().encode()) < 32:
+                raise ValueError("JWT_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
         return self
 
     @property

@@ -163,3 +163,11 @@ def test_export_openapi(tmp_path: Path) -> None:
     assert "/api/v1/health" in paths and "/api/v1/users/me" in paths
     assert all(path.startswith("/api/v1/") for path in paths), sorted(paths)
     assert not (tmp_path / "data").exists()
+
+
+def test_production_refuses_to_start_without_a_long_secret(tmp_path: Path) -> None:
+    for env in ({"ENV": "production"}, {"ENV": "production", "JWT_SECRET": "short"}):
+        result = run_cli("export-schema", cwd=tmp_path, env=env)
+        assert result.returncode == 0  # exports need no secret
+        served = run_cli("migrate", cwd=tmp_path, env=env)
+        assert served.returncode != 0 and "JWT_SECRET" in served.stderr, served.stderr
