@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from config import Settings
+from infra.event_streams import EventStreams, build_event_streams
 from infra.mail import BackgroundMail, Mailer, build_mailer
 from infra.passwords import Passwords
 from infra.pubsub import EventBus
@@ -28,6 +29,7 @@ class Services:
     passwords: Passwords
     access_tokens: AccessTokens
     events: EventBus
+    streams: EventStreams  # per-thread agent event logs
 
     @classmethod
     def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
@@ -40,10 +42,12 @@ class Services:
             passwords=Passwords(settings),
             access_tokens=AccessTokens(settings),
             events=EventBus(redis, settings.redis_url, settings.redis_prefix),
+            streams=build_event_streams(settings, redis),
         )
 
     async def close(self) -> None:
         await self.mail.drain()
         await self.events.close()
+        await self.streams.close()
         if self.redis is not None:
             await self.redis.aclose()
