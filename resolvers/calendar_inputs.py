@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from resolvers.input_base import Input
@@ -93,12 +94,16 @@ class UpdateScheduleItem(Input):
     metadata: Metadata | None = None
     status: ItemStatus | None = None
 
-    def changes(self) -> dict[str, Any]:
-        values = self.model_dump(include=self.model_fields_set)
+    @model_validator(mode="after")
+    def _required_fields_not_null(self) -> UpdateScheduleItem:
         for required in ("title", "start_at", "timezone", "metadata", "status"):
-            if required in values and values[required] is None:
+            if required in self.model_fields_set and getattr(self, required) is None:
                 raise ValueError(f"{required} cannot be null")
-        return values
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent, and only those."""
+        return self.model_dump(include=self.model_fields_set)
 
 
 class ScheduleRange(Input):
