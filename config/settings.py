@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     agent_stream_max_len: int = Field(default=10_000, ge=1)
     agent_stream_max_age_s: float = Field(default=7 * 24 * 3600, gt=0)
 
+    # --- agent runs (agent_runtime/) ---
+    # None: run agent jobs inside `serve` when embedded (no Redis), leave them to `runtime-api
+    # worker` processes otherwise. True forces an in-process worker next to the API.
+    agent_worker_in_server: bool | None = None
+    agent_worker_concurrency: int = Field(default=16, ge=1)  # runs one worker executes at once
+    # A running run's worker renews its lease every third of this; a run whose lease lapsed (its
+    # worker died) ends with RUN_ERROR within about lease + reaper interval.
+    agent_run_lease_s: float = Field(default=15.0, gt=0)
+    agent_reaper_interval_s: float = Field(default=5.0, gt=0)
+    agent_max_model_turns: int = Field(default=8, ge=1)  # model calls per run (tool loops)
+    agent_sse_keepalive_s: float = Field(default=15.0, gt=0)
+
     # --- GraphQL ---
     graphiql: bool | None = None  # None: on in development, off in production
     graphql_introspection: bool | None = None  # None: on in development, off in production
@@ -112,6 +124,12 @@ class Settings(BaseSettings):
     @property
     def uses_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    @property
+    def runs_agent_in_server(self) -> bool:
+        if self.agent_worker_in_server is not None:
+            return self.agent_worker_in_server
+        return self.embedded
 
     @property
     def embedded(self) -> bool:

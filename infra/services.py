@@ -17,6 +17,7 @@ from infra.passwords import Passwords
 from infra.pubsub import EventBus
 from infra.rate_limits import RateLimiter
 from infra.redis_client import connect_redis
+from infra.run_queue import RunQueue
 from infra.tokens import AccessTokens
 
 
@@ -30,6 +31,7 @@ class Services:
     access_tokens: AccessTokens
     events: EventBus
     streams: EventStreams  # per-thread agent event logs
+    run_queue: RunQueue  # agent run jobs
 
     @classmethod
     def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
@@ -43,11 +45,13 @@ class Services:
             access_tokens=AccessTokens(settings),
             events=EventBus(redis, settings.redis_url, settings.redis_prefix),
             streams=build_event_streams(settings, redis),
+            run_queue=RunQueue(settings),
         )
 
     async def close(self) -> None:
         await self.mail.drain()
         await self.events.close()
         await self.streams.close()
+        await self.run_queue.close()
         if self.redis is not None:
             await self.redis.aclose()

@@ -1,5 +1,6 @@
 """Tortoise models. Tortoise discovers them by importing this package (app label `models`)."""
 
+from models.agent import AgentMessage, AgentRun, AgentThread
 from models.auth import AuthSession, PendingSignup, RefreshToken, VerificationCode
 from models.friends import FriendRequest, Friendship
 from models.inbox import InboxMessage
@@ -8,6 +9,9 @@ from models.schedule import ScheduleItem, ScheduleSubscription
 from models.users import User
 
 __all__ = [
+    "AgentMessage",
+    "AgentRun",
+    "AgentThread",
     "AuthSession",
     "FriendRequest",
     "Friendship",

@@ -21,16 +21,18 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from config import Settings
+from schema.agent import AgentMutation, AgentQuery, AgentSubscription
 from schema.calendar_mutation import CalendarMutation
 from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
 from schema.mutation import AccountMutation
 from schema.parser_cache import SafeParserCache
 from schema.query import AccountQuery
-from schema.subscription import Subscription
+from schema.subscription import Subscription as LiveSubscription
 
-Query = merge_types("Query", (AccountQuery, CalendarQuery))
-Mutation = merge_types("Mutation", (AccountMutation, CalendarMutation))
+Query = merge_types("Query", (AccountQuery, CalendarQuery, AgentQuery))
+Mutation = merge_types("Mutation", (AccountMutation, CalendarMutation, AgentMutation))
+Subscription = merge_types("Subscription", (LiveSubscription, AgentSubscription))
 
 
 class Schema(strawberry.Schema):

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from agent_runtime.worker import AgentWorker
 from config import Settings, get_settings
 from infra.database import apply_migrations, close_database, init_database
 from infra.mail import Mailer
@@ -38,9 +39,15 @@ def create_app(
             await init_database(settings)
             if not settings.uses_postgres:  # the embedded default migrates itself
                 await apply_migrations(settings)
+        await services.run_queue.start()
+        worker = AgentWorker(services) if settings.runs_agent_in_server else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await services.close()
             if manage_database:
                 await close_database()

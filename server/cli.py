@@ -64,6 +64,34 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_worker(_: argparse.Namespace) -> None:
+    """Execute agent runs from the queue until SIGTERM or SIGINT."""
+    import signal
+
+    from agent_runtime.worker import AgentWorker
+    from infra.services import Services
+
+    settings = _settings()
+    _configure_logging(settings)
+
+    async def work() -> None:
+        services = Services.build(settings)
+        worker = AgentWorker(services)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.start()
+        log.info("agent worker %s ready (model %s)", worker.executor.worker_id, worker.model.name)
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop()
+            await services.close()
+
+    asyncio.run(_with_database(settings, work))
+
+
 def cmd_migrate(_: argparse.Namespace) -> None:
     from infra.database import apply_migrations, close_database, init_database
 
@@ -131,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
 
+    sub.add_parser("worker", help="execute agent runs taken from the queue").set_defaults(
+        func=cmd_worker
+    )
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         func=cmd_export_schema

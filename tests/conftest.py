@@ -57,6 +57,9 @@ def base_settings(database_url: str, **overrides: Any) -> Settings:
         # Cheap hashes keep the suite fast; production parameters are the settings' defaults.
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 1024,
+        # Each test's app executes agent runs itself, through the real queue when Redis is up;
+        # tests about separate worker processes turn this off.
+        "agent_worker_in_server": True,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,441 @@
+"""One run, from `RUN_STARTED` to its one `RUN_FINISHED` or `RUN_ERROR`.
+
+The session answers the thread's open approvals, then alternates model turns and server tool
+calls until the model has answered, a data-changing tool needs the user's approval (the run ends
+with an `interrupt` outcome), or a frontend tool must run in the client (the run ends with
+`pendingToolCallIds`). Every event goes to the thread's stream as it happens; messages and state
+are stored as they complete, each store recording the id of the newest event it reflects.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jsonpatch
+import orjson
+from ag_ui.core import (
+    BaseEvent,
+    Interrupt,
+    MessagesSnapshotEvent,
+    RunAgentInput,
+    RunErrorEvent,
+    RunFinishedEvent,
+    RunFinishedInterruptOutcome,
+    RunFinishedSuccessOutcome,
+    RunStartedEvent,
+    StateDeltaEvent,
+    StateSnapshotEvent,
+    StepFinishedEvent,
+    StepStartedEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    Tool,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
+    ToolMessage,
+)
+
+from agent_runtime import server_tools
+from agent_runtime.chat_model import ChatModel, ModelError, ModelRequest, TextDelta
+from agent_runtime.tool_specs import NEEDS_APPROVAL, SERVER_TOOL_NAMES, SERVER_TOOLS
+from infra.services import Services
+from models import AgentRun, AgentThread
+from models.agent import FAILED, FINISHED, INTERRUPTED
+from resolvers.agent_threads import (
+    PENDING_APPROVALS,
+    append_messages,
+    checkpoint,
+    dump_message,
+    load_messages,
+    parse_messages,
+    pending_approvals,
+)
+from resolvers.viewer import Viewer
+
+PROTOCOL_VERSION = "1.0"
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def interrupt_id(tool_call_id: str) -> str:
+    return f"approval-{tool_call_id}"
+
+
+@dataclass
+class _Call:
+    call_id: str
+    name: str
+    arguments: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.arguments)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    approved: bool
+    reason: str | None
+    message_id: str  # the id of the tool message that will carry the call's result
+
+
+class RunSession:
+    def __init__(
+        self,
+        services: Services,
+        model: ChatModel,
+        run: AgentRun,
+        thread: AgentThread,
+        viewer: Viewer,
+    ) -> None:
+        self.services = services
+        self.model = model
+        self.run = run
+        self.thread = thread
+        self.viewer = viewer
+        self.input = RunAgentInput.model_validate(run.input)
+        self.thread_id = str(thread.id)
+        self.state: dict[str, Any] = dict(thread.state or {})
+        self.messages: list[dict[str, Any]] = []
+        self.last_event_id: str | None = None
+
+    # --- output -------------------------------------------------------------------------------
+
+    async def emit(self, event: BaseEvent) -> str:
+        data = event.model_dump(by_alias=True, exclude_none=True, mode="json")
+        self.last_event_id = await self.services.streams.append(self.thread_id, data)
+        return self.last_event_id
+
+    async def store(self, *bodies: dict[str, Any]) -> None:
+        """Store messages (already streamed) and record how far the stored thread reaches."""
+        await append_messages(self.thread.id, bodies)
+        known = {m["id"] for m in self.messages}
+        self.messages.extend(b for b in bodies if b["id"] not in known)
+        await self.save_state()
+
+    async def save_state(self) -> None:
+        await checkpoint(self.thread, state=self.state, event_id=self.last_event_id)
+
+    async def fail(self, message: str, code: str) -> str:
+        await self.emit(RunErrorEvent(message=message, code=code))
+        await self.save_state()
+        return FAILED
+
+    # --- the run ------------------------------------------------------------------------------
+
+    async def execute(self) -> str:
+        """Run to the end; returns the run's final status."""
+        await self.emit(
+            RunStartedEvent(
+                thread_id=self.thread_id,
+                run_id=self.input.run_id,
+                parent_run_id=self.input.parent_run_id,
+                protocol_version=PROTOCOL_VERSION,
+            )
+        )
+        self.messages = await load_messages(self.thread.id)
+        answers = await self._take_input()
+        await self.emit(StateSnapshotEvent(snapshot=self.state))
+        await self.save_state()
+        waiting = [a for a in pending_approvals(self.state) if a["toolCallId"] not in answers]
+        if waiting:
+            names = ", ".join(sorted({a["toolName"] for a in waiting}))
+            return await self.fail(
+                f"Tool calls are waiting for approval ({names}): answer them with resume "
+                "entries or tool messages before continuing.",
+                "APPROVAL_REQUIRED",
+            )
+        await self._apply_answers(answers)
+        if not self.messages or self.messages[-1].get("role") not in ("user", "tool"):
+            # Nothing new for the model to answer.
+            await self.emit(self._finished(RunFinishedSuccessOutcome()))
+            await self.save_state()
+            return FINISHED
+        return await self._converse()
+
+    async def _take_input(self) -> dict[str, _Answer]:
+        """Store the input's new messages and merge its state; collect approval answers."""
+        known = {m["id"] for m in self.messages}
+        open_approvals = {a["toolCallId"]: a for a in pending_approvals(self.state)}
+        answers: dict[str, _Answer] = {}
+        fresh: list[dict[str, Any]] = []
+        for message in self.input.messages:
+            if message.id in known:
+                continue
+            if isinstance(message, ToolMessage) and message.tool_call_id in open_approvals:
+                # A legacy approval: its result message (same id) will carry the tool's result.
+                verdict = _legacy_verdict(message.content)
+                if verdict is not None:
+                    answers[message.tool_call_id] = _Answer(*verdict, message_id=message.id)
+                continue
+            fresh.append(dump_message(message))
+        by_interrupt = {interrupt_id(call_id): call_id for call_id in open_approvals}
+        for entry in self.input.resume or ():
+            call_id = by_interrupt.get(entry.interrupt_id)
+            if call_id is None:
+                continue
+            payload = entry.payload if isinstance(entry.payload, dict) else {}
+            approved = entry.status == "resolved" and payload.get("approved") is True
+            reason = payload.get("reason")
+            answers[call_id] = _Answer(
+                approved, reason if isinstance(reason, str) else None, message_id=_new_id()
+            )
+        if isinstance(self.input.state, dict) and self.input.state:
+            # The client's view of the shared state, except the keys the server owns.
+            client = {k: v for k, v in self.input.state.items() if k != PENDING_APPROVALS}
+            self.state = {**self.state, **client}
+        if fresh:
+            await append_messages(self.thread.id, fresh)
+            self.messages.extend(fresh)
+        return answers
+
+    async def _apply_answers(self, answers: dict[str, _Answer]) -> None:
+        entries = self.state.get(PENDING_APPROVALS) or []
+        for index, entry in enumerate(entries):
+            answer = answers.get(entry.get("toolCallId")) if isinstance(entry, dict) else None
+            if answer is None or entry.get("status") != "pending":
+                continue
+            status = "approved" if answer.approved else "rejected"
+            await self._patch_state(
+                [{"op": "replace", "path": f"/{PENDING_APPROVALS}/{index}/status", "value": status}]
+            )
+            if answer.approved:
+                await self.emit(StepStartedEvent(step_name=f"tool:{entry['toolName']}"))
+                result = await server_tools.execute(
+                    self.services,
+                    self.viewer,
+                    entry["toolName"],
+                    orjson.dumps(entry.get("args") or {}).decode(),
+                )
+                await self.emit(StepFinishedEvent(step_name=f"tool:{entry['toolName']}"))
+            else:
+                result = {
+                    "ok": False,
+                    "rejected": True,
+                    "reason": answer.reason or "The user rejected this action.",
+                }
+            await self._tool_result(entry["toolCallId"], result, message_id=answer.message_id)
+
+    async def _patch_state(self, operations: list[dict[str, Any]]) -> None:
+        # A copy: jsonpatch inserts the operations' values by reference, and later operations
+        # would then change the values this delta reports.
+        self.state = jsonpatch.apply_patch(self.state, copy.deepcopy(operations))
+        await self.emit(StateDeltaEvent.model_validate({"delta": operations}))
+        await self.save_state()
+
+    async def _tool_result(
+        self, call_id: str, result: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        content = orjson.dumps(result).decode()
+        message_id = message_id or _new_id()
+        await self.emit(
+            ToolCallResultEvent(
+                message_id=message_id, tool_call_id=call_id, content=content, role="tool"
+            )
+        )
+        await self.store(
+            {"id": message_id, "role": "tool", "toolCallId": call_id, "content": content}
+        )
+
+    def _finished(self, outcome: Any) -> RunFinishedEvent:
+        return RunFinishedEvent(thread_id=self.thread_id, run_id=self.input.run_id, outcome=outcome)
+
+    # --- model turns --------------------------------------------------------------------------
+
+    def _tools(self) -> tuple[list[Tool], set[str]]:
+        frontend = [t for t in self.input.tools or () if t.name not in SERVER_TOOL_NAMES]
+        return [*SERVER_TOOLS, *frontend], {t.name for t in frontend}
+
+    def _timezone(self) -> str:
+        for source in (self.input.forwarded_props, self.state):
+            zone = source.get("timezone") if isinstance(source, dict) else None
+            if isinstance(zone, str):
+                try:
+                    ZoneInfo(zone)
+                except (ZoneInfoNotFoundError, ValueError):
+                    continue
+                return zone
+        return "UTC"
+
+    async def _converse(self) -> str:
+        tools, frontend_names = self._tools()
+        context = [f"{c.description}: {c.value}" for c in self.input.context or ()]
+        turns = self.services.settings.agent_max_model_turns
+        for turn in range(1, turns + 1):
+            request = ModelRequest(
+                messages=parse_messages(self.messages),
+                tools=tools,
+                now=datetime.now(UTC),
+                timezone=self._timezone(),
+                context=context,
+            )
+            try:
+                calls = await self._model_turn(request, f"model-turn-{turn}")
+            except ModelError as exc:
+                return await self.fail(str(exc), "MODEL_ERROR")
+            approvals: list[_Call] = []
+            frontend: list[str] = []
+            executed = False
+            for call in calls:
+                if call.name in NEEDS_APPROVAL:
+                    approvals.append(call)
+                elif call.name in frontend_names:
+                    frontend.append(call.call_id)
+                else:  # a read-only server tool, or an unknown name (answered with an error)
+                    await self.emit(StepStartedEvent(step_name=f"tool:{call.name}"))
+                    result = await server_tools.execute(
+                        self.services, self.viewer, call.name, call.text
+                    )
+                    await self.emit(StepFinishedEvent(step_name=f"tool:{call.name}"))
+                    await self._tool_result(call.call_id, result)
+                    executed = True
+            if approvals:
+                return await self._interrupt(approvals)
+            if frontend:
+                await self.emit(
+                    self._finished(RunFinishedSuccessOutcome(pending_tool_call_ids=frontend))
+                )
+                await self.save_state()
+                return FINISHED
+            if not executed:
+                break
+        await self.emit(self._finished(RunFinishedSuccessOutcome()))
+        await self.save_state()
+        return FINISHED
+
+    async def _model_turn(self, request: ModelRequest, step: str) -> list[_Call]:
+        """Stream one model turn as events; store the assistant message(s) it produced."""
+        await self.emit(StepStartedEvent(step_name=step))
+        message_id = _new_id()
+        text: list[str] = []
+        text_open = False
+        calls: list[_Call] = []
+        trailing: list[dict[str, Any]] = []  # text after tool calls: a message of its own
+        trailing_id: str | None = None
+        open_call: _Call | None = None
+        async for chunk in self.model.stream(request):
+            if isinstance(chunk, TextDelta):
+                if not chunk.text:
+                    continue
+                if open_call is not None:
+                    await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+                    open_call = None
+                if calls:  # text after tool calls
+                    if trailing_id is None:
+                        trailing_id = _new_id()
+                        trailing.append({"id": trailing_id, "role": "assistant", "content": ""})
+                        await self.emit(
+                            TextMessageStartEvent(message_id=trailing_id, role="assistant")
+                        )
+                        text_open = True
+                    trailing[-1]["content"] += chunk.text
+                    await self.emit(
+                        TextMessageContentEvent(message_id=trailing_id, delta=chunk.text)
+                    )
+                    continue
+                if not text_open:
+                    await self.emit(TextMessageStartEvent(message_id=message_id, role="assistant"))
+                    text_open = True
+                text.append(chunk.text)
+                await self.emit(TextMessageContentEvent(message_id=message_id, delta=chunk.text))
+                continue
+            if text_open:
+                await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
+                text_open = False
+            if open_call is None or open_call.call_id != chunk.call_id:
+                if open_call is not None:
+                    await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+                if any(c.call_id == chunk.call_id for c in calls):
+                    continue  # a call the model already closed: ignore late pieces
+                open_call = _Call(chunk.call_id, chunk.name)
+                calls.append(open_call)
+                await self.emit(
+                    ToolCallStartEvent(
+                        tool_call_id=chunk.call_id,
+                        tool_call_name=chunk.name,
+                        parent_message_id=message_id,
+                    )
+                )
+            if chunk.arguments:
+                open_call.arguments.append(chunk.arguments)
+                await self.emit(
+                    ToolCallArgsEvent(tool_call_id=chunk.call_id, delta=chunk.arguments)
+                )
+        if text_open:
+            await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
+        if open_call is not None:
+            await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+        await self.emit(StepFinishedEvent(step_name=step))
+        assistant: dict[str, Any] = {"id": message_id, "role": "assistant"}
+        if text:
+            assistant["content"] = "".join(text)
+        if calls:
+            assistant["toolCalls"] = [
+                {
+                    "id": c.call_id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.text or "{}"},
+                }
+                for c in calls
+            ]
+        bodies = ([assistant] if text or calls else []) + trailing
+        if bodies:
+            await self.store(*bodies)
+        return calls
+
+    async def _interrupt(self, calls: list[_Call]) -> str:
+        """Ask for approval: list the calls in the state, then end the run as interrupted."""
+        operations: list[dict[str, Any]] = []
+        if not isinstance(self.state.get(PENDING_APPROVALS), list):
+            operations.append({"op": "add", "path": f"/{PENDING_APPROVALS}", "value": []})
+        interrupts: list[Interrupt] = []
+        for call in calls:
+            try:
+                args = orjson.loads(call.text or "{}")
+            except orjson.JSONDecodeError:
+                args = {"raw": call.text}
+            entry = {
+                "toolCallId": call.call_id,
+                "toolName": call.name,
+                "args": args,
+                "status": "pending",
+                "interruptId": interrupt_id(call.call_id),
+            }
+            operations.append({"op": "add", "path": f"/{PENDING_APPROVALS}/-", "value": entry})
+            interrupts.append(
+                Interrupt(
+                    id=interrupt_id(call.call_id),
+                    reason="tool_call",
+                    tool_call_id=call.call_id,
+                    message=f"Approve {call.name.replace('_', ' ')}?",
+                )
+            )
+        await self._patch_state(operations)
+        await self.emit(StateSnapshotEvent(snapshot=self.state))
+        await self.emit(MessagesSnapshotEvent(messages=parse_messages(self.messages)))
+        await self.emit(self._finished(RunFinishedInterruptOutcome(interrupts=interrupts)))
+        await self.save_state()
+        return INTERRUPTED
+
+
+def _legacy_verdict(content: Any) -> tuple[bool, str | None] | None:
+    if not isinstance(content, str):
+        return None
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("approved"), bool):
+        return None
+    reason = value.get("reason")
+    return value["approved"], reason if isinstance(reason, str) else None

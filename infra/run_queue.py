@@ -1,0 +1,90 @@
+"""The job queue that hands agent runs to workers: taskiq on a Redis stream, or in-process.
+
+A job only says "execute run <pk>"; the run itself (its input, status and lease) lives in the
+database, so a job delivered twice, late or to the wrong worker does no harm: the executor claims
+the run with a conditional UPDATE and drops jobs whose run is already taken or done.
+
+Why taskiq: `taskiq-redis`'s stream broker uses a consumer group, so each job goes to one worker,
+stays pending until that worker acknowledges it after executing, and is re-delivered to another
+worker (XAUTOCLAIM) when it never is; it is asyncio-native and accepts the redis 8 client we pin
+(arq 0.28 requires redis < 6). Embedded mode uses taskiq's in-memory broker, so the same task code
+runs inside the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.api.receiver import run_receiver_task
+from taskiq.kicker import AsyncKicker
+from taskiq_redis import RedisStreamBroker
+
+from config import Settings
+
+EXECUTE_RUN = "agent.execute_run"
+
+RunHandler = Callable[[int], Awaitable[None]]
+
+
+class RunQueue:
+    """Submits run jobs, and in worker processes (or an embedded server) executes them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.broker: AsyncBroker
+        if settings.redis_url is None:
+            self.broker = InMemoryBroker(max_async_tasks=settings.agent_worker_concurrency)
+        else:
+            self.broker = RedisStreamBroker(
+                settings.redis_url,
+                queue_name=f"{settings.redis_prefix}agent-runs",
+                consumer_group_name=f"{settings.redis_prefix}agent-workers",
+                # "0", not "$": a group created after jobs were queued must still see them.
+                consumer_id="0",
+                xread_block=1000,
+                maxlen=100_000,
+                # Re-deliver a job its worker never acknowledged (the worker died) after twice
+                # the lease; the run's own lease has ended it with RUN_ERROR long before.
+                idle_timeout=int(settings.agent_run_lease_s * 2000),
+                unacknowledged_lock_timeout=5.0,
+            )
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect; for Redis this also creates the consumer group, so no job can be missed."""
+        if not self._started:
+            await self.broker.startup()
+            self._started = True
+
+    def register(self, handler: RunHandler) -> None:
+        """Make this process able to execute runs (a worker, or the server when embedded)."""
+
+        # taskiq renames the function it registers, so it must be a plain function of our own.
+        async def execute_run(run_pk: int) -> None:
+            await handler(run_pk)
+
+        self.broker.register_task(execute_run, task_name=EXECUTE_RUN)
+
+    async def submit(self, run_pk: int) -> None:
+        await AsyncKicker(EXECUTE_RUN, self.broker, {}).kiq(run_pk)
+
+    async def serve(self) -> None:
+        """Take jobs until cancelled (Redis only: the in-memory broker executes on submit)."""
+        if isinstance(self.broker, InMemoryBroker):
+            return
+        await run_receiver_task(
+            self.broker,
+            max_async_tasks=self._settings.agent_worker_concurrency,
+            run_startup=False,
+            # Acknowledge after executing: a job whose worker dies stays pending for takeover.
+            ack_time=AcknowledgeType.WHEN_EXECUTED,
+        )
+
+    async def close(self) -> None:
+        if self._started:
+            with contextlib.suppress(Exception):
+                await self.broker.shutdown()
+            self._started = False

@@ -1,0 +1,45 @@
+"""Response bodies of the agent routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from resolvers.agent_runs import RunTicket
+
+
+class RunTicketBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    task_id: str = Field(alias="taskId")
+    thread_id: str = Field(alias="threadId")
+    run_id: str = Field(alias="runId")
+    created: bool
+
+    @classmethod
+    def of(cls, ticket: RunTicket) -> RunTicketBody:
+        return cls(
+            task_id=ticket.task_id,
+            thread_id=ticket.thread_id,
+            run_id=ticket.run_id,
+            created=ticket.created,
+        )
+
+
+class HistorySnapshot(BaseModel):
+    scope: str = "history_day"
+    thread_id: str | None = Field(alias="threadId")
+    day: str | None
+    has_more: bool = Field(alias="hasMore")
+    messages: list[dict[str, Any]]
+    cursor: str | None = Field(
+        description="The stream id of the newest event reflected in the thread's stored state; "
+        "pass it as Last-Event-ID to continue after this snapshot"
+    )
+
+
+class HistoryEnvelope(BaseModel):
+    type: str = "STATE_SNAPSHOT"
+    thread_id: str | None = Field(alias="threadId")
+    snapshot: HistorySnapshot

@@ -1,0 +1,64 @@
+"""Turning a thread's events into a `text/event-stream` response, with keep-alive comments."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi.responses import StreamingResponse
+
+from infra.sse import format_sse, keepalive
+
+_QUEUE = 64  # encoded events held for a slow client; beyond it the stream's own buffer takes over
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _sse(
+    events: AsyncIterator[tuple[str, dict[str, Any]]], keepalive_s: float
+) -> AsyncIterator[bytes]:
+    # The events are pumped by a task of their own, so waiting for the next one can time out
+    # (and send a keep-alive) without cancelling the reader in the middle of an event.
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE)
+
+    async def pump() -> None:
+        try:
+            async for event_id, event in events:
+                await queue.put(
+                    format_sse(event_id, str(event.get("type")), orjson.dumps(event).decode())
+                )
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(queue.get(), keepalive_s)
+            except TimeoutError:
+                yield keepalive()
+                continue
+            if chunk is None:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+                return
+            yield chunk
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+def sse_response(
+    events: AsyncIterator[tuple[str, dict[str, Any]]], keepalive_s: float
+) -> StreamingResponse:
+    return StreamingResponse(
+        _sse(events, keepalive_s), media_type="text/event-stream", headers=SSE_HEADERS
+    )

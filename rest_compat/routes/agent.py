@@ -1,0 +1,150 @@
+"""The Agent Runtime routes of the source, plus the plain AG-UI transport `POST /agent`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Query, status
+from fastapi.responses import StreamingResponse
+
+from resolvers import agent_history, agent_runs
+from resolvers.errors import InvalidInput, NotFound
+from rest_compat.agent_bodies import HistoryEnvelope, RunTicketBody
+from rest_compat.agent_sse import sse_response
+from rest_compat.deps import ServicesDep, ViewerDep
+from rest_compat.problems import problem_responses
+from subscriptions.agent_events import check_cursor, open_thread_events, run_events
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+RunInput = Annotated[
+    dict[str, Any],
+    Body(
+        description="An AG-UI 1.0 RunAgentInput: threadId (UUID), runId, messages, and "
+        "optionally state, tools, context, forwardedProps, parentRunId, resume",
+    ),
+]
+ThreadPath = Annotated[
+    str, Path(description="The thread's UUID", json_schema_extra={"format": "uuid"})
+]
+SSE_CONTENT = {
+    200: {
+        "description": "The thread's AG-UI events as server-sent events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def _thread(thread_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(thread_id)
+    except ValueError:
+        raise NotFound("No agent thread with this id.") from None
+
+
+@router.post(
+    "/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunTicketBody,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 422),
+    summary="Start an agent run (idempotent on threadId + runId)",
+)
+async def start_run(services: ServicesDep, viewer: ViewerDep, body: RunInput) -> RunTicketBody:
+    return RunTicketBody.of(await agent_runs.accept_run(services, viewer, body))
+
+
+@router.post(
+    "/runs/{thread_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunTicketBody,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Continue a thread: answer its open tool calls and approvals",
+)
+async def resume_run(
+    services: ServicesDep, viewer: ViewerDep, thread_id: ThreadPath, body: RunInput
+) -> RunTicketBody:
+    ticket = await agent_runs.accept_run(services, viewer, body, path_thread_id=thread_id)
+    return RunTicketBody.of(ticket)
+
+
+@router.get(
+    "/runs/{thread_id}/events",
+    response_class=StreamingResponse,
+    responses={**SSE_CONTENT, **problem_responses(401, 403, 404, 422)},
+    summary="The thread's events as SSE, resumable with Last-Event-ID",
+)
+async def thread_events(
+    services: ServicesDep,
+    viewer: ViewerDep,
+    thread_id: ThreadPath,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(alias="lastEventId", description="Last-Event-ID for clients that cannot set it"),
+    ] = None,
+) -> StreamingResponse:
+    if last_event_id is not None:
+        after = check_cursor(last_event_id, ["header", "Last-Event-ID"])
+    else:
+        after = check_cursor(last_event_id_query, ["query", "lastEventId"])
+    events = await open_thread_events(services, viewer, _thread(thread_id), after)
+    return sse_response(events, services.settings.agent_sse_keepalive_s)
+
+
+@router.get(
+    "/runs/{thread_id}/history",
+    response_model=HistoryEnvelope,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The thread's messages of the most recent day before `before`",
+)
+async def thread_history(
+    viewer: ViewerDep,
+    thread_id: ThreadPath,
+    before: Annotated[date | None, Query(description="YYYY-MM-DD (UTC)")] = None,
+) -> dict[str, Any]:
+    day = await agent_history.history_day(viewer, _thread(thread_id), before)
+    return day.envelope()
+
+
+@router.get(
+    "/history",
+    response_model=HistoryEnvelope,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="History of a thread, or of the caller's most recently active thread",
+)
+async def history(
+    viewer: ViewerDep,
+    thread_id: Annotated[str | None, Query(alias="threadId")] = None,
+    before: Annotated[date | None, Query(description="YYYY-MM-DD (UTC)")] = None,
+) -> dict[str, Any]:
+    key = None
+    if thread_id is not None:
+        try:
+            key = uuid.UUID(thread_id)
+        except ValueError:
+            raise InvalidInput(
+                "threadId must be a UUID.", [{"loc": ["query", "threadId"], "msg": "not a UUID"}]
+            ) from None
+    return (await agent_history.history_day(viewer, key, before)).envelope()
+
+
+@router.post(
+    "",
+    response_class=StreamingResponse,
+    responses={**SSE_CONTENT, **problem_responses(401, 403, 422)},
+    summary="Plain AG-UI transport: start a run and stream its events in the response",
+)
+async def run_agent(services: ServicesDep, viewer: ViewerDep, body: RunInput) -> StreamingResponse:
+    run_input = agent_runs.parse_run_input(body)
+    thread_id = str(agent_runs.thread_uuid(run_input.thread_id, ["body", "threadId"]))
+    # Read from the stream's current end for a new run; a repeat reads the run from the start.
+    after = await services.streams.last_id(thread_id)
+    ticket = await agent_runs.accept_run(services, viewer, body)
+    events = run_events(services, thread_id, ticket.run_id, after if ticket.created else None)
+    return sse_response(events, services.settings.agent_sse_keepalive_s)

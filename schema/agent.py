@@ -1,0 +1,86 @@
+"""The agent runtime's GraphQL fields (CONTRACT §4 and §5)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import date
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import agent_history, agent_runs
+from resolvers.agent_threads import list_threads
+from resolvers.errors import InvalidInput
+from schema.context import GqlInfo, require_viewer
+from schema.types.agent import AgentEvent, AgentHistoryDay, AgentRunTicket, AgentThread
+from subscriptions.agent_events import check_cursor, open_thread_events
+
+
+def _thread_id(value: str, loc: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput("threadId must be a UUID.", [{"loc": [loc], "msg": "not a UUID"}]) from None
+
+
+@strawberry.type
+class AgentQuery:
+    @strawberry.field(description="The caller's agent threads, most recently active first.")
+    async def agent_threads(self, info: GqlInfo) -> list[AgentThread]:
+        viewer = await require_viewer(info)
+        return [AgentThread.of(row) for row in await list_threads(viewer)]
+
+    @strawberry.field(
+        description="A thread's messages of the most recent UTC day before `before` (default: "
+        "today included); without threadId, the caller's most recently active thread."
+    )
+    async def agent_history(
+        self, info: GqlInfo, thread_id: strawberry.ID | None = None, before: date | None = None
+    ) -> AgentHistoryDay:
+        viewer = await require_viewer(info)
+        key = _thread_id(thread_id, "threadId") if thread_id is not None else None
+        return AgentHistoryDay.of(await agent_history.history_day(viewer, key, before))
+
+
+@strawberry.type
+class AgentMutation:
+    @strawberry.mutation(description="Start an agent run; `input` is an AG-UI RunAgentInput.")
+    async def start_agent_run(self, info: GqlInfo, input: JSON) -> AgentRunTicket:
+        viewer = await require_viewer(info)
+        ticket = await agent_runs.accept_run(info.context.services, viewer, input)
+        return AgentRunTicket.of(ticket)
+
+    @strawberry.mutation(
+        description="Continue a thread, answering its open tool calls or approvals."
+    )
+    async def resume_agent_run(
+        self, info: GqlInfo, thread_id: strawberry.ID, input: JSON
+    ) -> AgentRunTicket:
+        viewer = await require_viewer(info)
+        ticket = await agent_runs.accept_run(
+            info.context.services, viewer, input, path_thread_id=str(thread_id)
+        )
+        return AgentRunTicket.of(ticket)
+
+
+@strawberry.type
+class AgentSubscription:
+    @strawberry.subscription(
+        description="The thread's AG-UI events, strictly after `after` (a stream id, exactly "
+        "like Last-Event-ID); without it, from the oldest event the stream holds."
+    )
+    async def agent_events(
+        self, info: GqlInfo, thread_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        viewer = await require_viewer(info)
+        cursor = check_cursor(after, ["after"])
+        services = info.context.services
+        events = await open_thread_events(
+            services, viewer, _thread_id(thread_id, "threadId"), cursor
+        )
+        try:
+            async for event_id, event in events:
+                yield AgentEvent.of(event_id, event)
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
