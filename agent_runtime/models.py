@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from agent_runtime.chat_model import ChatModel
+import asyncio
+from collections.abc import AsyncIterator
+
+from agent_runtime.chat_model import ChatModel, ModelChunk, ModelRequest
 from config import Settings
 
 
 def build_chat_model(settings: Settings) -> ChatModel:
+    model = _named_model(settings)
+    if settings.agent_model_chunk_delay_s > 0:
+        return PacedModel(model, settings.agent_model_chunk_delay_s)
+    return model
+
+
+class PacedModel:
+    """Another model's answer, with a pause before each chunk."""
+
+    def __init__(self, inner: ChatModel, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.name = inner.name
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        async for chunk in self.inner.stream(request):
+            await asyncio.sleep(self.delay_s)
+            yield chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self.inner, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _named_model(settings: Settings) -> ChatModel:
     name = settings.agent_model.strip()
     if name == "offline":
         from agent_runtime.offline_model import OfflineModel

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     agent_run_lease_s: float = Field(default=15.0, gt=0)
     agent_reaper_interval_s: float = Field(default=5.0, gt=0)
     agent_max_model_turns: int = Field(default=8, ge=1)  # model calls per run (tool loops)
+    # A pause before each piece of the model's answer: makes runs slow enough to watch (demos)
+    # or to interrupt (tests of resuming and of worker failure). 0 in production.
+    agent_model_chunk_delay_s: float = Field(default=0.0, ge=0, le=10)
     agent_sse_keepalive_s: float = Field(default=15.0, gt=0)
 
     # --- GraphQL ---

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from agent_runtime.chat_model import ChatModel
 from agent_runtime.worker import AgentWorker
 from config import Settings, get_settings
 from infra.database import apply_migrations, close_database, init_database
@@ -28,8 +29,10 @@ def create_app(
     *,
     mailer: Mailer | None = None,
     manage_database: bool = True,
+    chat_model: ChatModel | None = None,
 ) -> FastAPI:
-    """Build the app. Tests pass `manage_database=False` and own the database themselves."""
+    """Build the app. Tests pass `manage_database=False` and own the database themselves, and may
+    pass the chat model the in-process worker uses (otherwise AGENT_MODEL decides)."""
     settings = settings or get_settings()
     services = Services.build(settings, mailer)
 
@@ -40,7 +43,7 @@ def create_app(
             if not settings.uses_postgres:  # the embedded default migrates itself
                 await apply_migrations(settings)
         await services.run_queue.start()
-        worker = AgentWorker(services) if settings.runs_agent_in_server else None
+        worker = AgentWorker(services, chat_model) if settings.runs_agent_in_server else None
         if worker is not None:
             await worker.start()
         try:

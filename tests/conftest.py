@@ -127,8 +127,15 @@ def mail() -> MailSink:
 
 
 @pytest.fixture
-async def app(settings: Settings, mail: MailSink) -> AsyncIterator[Any]:
-    application = create_app(settings, mailer=mail, manage_database=False)
+def chat_model() -> Any:
+    """The model the app's in-process agent worker uses; None means AGENT_MODEL (offline).
+    Override in a module (e.g. with tests.support.agent.ScriptedModel) to script the agent."""
+    return None
+
+
+@pytest.fixture
+async def app(settings: Settings, mail: MailSink, chat_model: Any) -> AsyncIterator[Any]:
+    application = create_app(settings, mailer=mail, manage_database=False, chat_model=chat_model)
     async with application.router.lifespan_context(application):
         yield application
 
