@@ -450,9 +450,8 @@ _PAGES = {
     "主页": "/",
 }
 _EN_NAVIGATE = re.compile(
-    r"\b(?:open|go\s+to|navigate\s+to|take\s+me\s+to|bring\s+me\s+to|switch\s+to|jump\s+to"
-    r"|show\s+me\s+the)\s+(?:the\s+|my\s+)?(calendar|setting|preference|inbox|friend|home|main"
-    r"|start|dashboard)",
+    r"\b(?:open|go\s+to|navigate\s+to|take\s+me\s+to|bring\s+me\s+to|switch\s+to|jump\s+to)"
+    r"\s+(?:the\s+|my\s+)?(calendar|setting|preference|inbox|friend|home|main|start|dashboard)",
     re.IGNORECASE,
 )
 _EN_GO_HOME = re.compile(r"\bgo\s+(?:back\s+)?home\b", re.IGNORECASE)

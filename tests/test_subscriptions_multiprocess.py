@@ -5,22 +5,19 @@ through one process reaches a subscriber connected to the other (CONTRACT §1 pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 from redis.asyncio import Redis
 
 from tests.support.backend import detect
 from tests.support.live_server import TRANSPORT_WS, GqlSocket, auth_payload, gql_socket
-from tests.support.server_process import ServerProcess, run_cli, running_server
+from tests.support.multiprocess import fresh_database, gql, servers, sign_up
+from tests.support.server_process import ServerProcess, run_cli
 
 BACKEND = detect()
 pytestmark = pytest.mark.skipif(
@@ -47,73 +44,6 @@ INBOX = "{ inboxMessages { id sender { id } } }"
 # listening yet: the sender repeats its change until the subscriber hears one.
 ATTEMPTS = 10
 WAIT_PER_ATTEMPT_S = 1.0
-
-
-@contextlib.asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    assert BACKEND.database_url is not None
-    name = f"rt_multiprocess_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(BACKEND.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{BACKEND.database_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin = await asyncpg.connect(BACKEND.database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
-@contextlib.asynccontextmanager
-async def servers(root: Path, env: dict[str, str], count: int) -> AsyncIterator[list[Any]]:
-    """`count` servers started side by side (each waits for its health check in a thread)."""
-    with contextlib.ExitStack() as stack:
-        started = await asyncio.gather(
-            *(
-                asyncio.to_thread(stack.enter_context, running_server(root / f"s{i}", env))
-                for i in range(count)
-            ),
-            return_exceptions=True,
-        )
-        for result in started:
-            if isinstance(result, BaseException):
-                raise result
-        try:
-            yield started
-        finally:
-            await asyncio.to_thread(stack.close)
-
-
-async def gql(server: ServerProcess, query: str, variables: dict[str, Any], token: str) -> Any:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    body = response.json()
-    assert response.status_code == 200 and "errors" not in body, body
-    return next(iter(body["data"].values()))
-
-
-async def sign_up(server: ServerProcess, username: str) -> dict[str, str]:
-    """A real sign-up through REST; the code is read from the console mailer's log."""
-    email = f"{username}@example.com"
-    async with httpx.AsyncClient(base_url=f"{server.base_url}/api/v1", timeout=10) as client:
-        body = {"username": username, "email": email, "password": "correct horse"}
-        response = await client.post("/auth/verifications", json=body)
-        assert response.status_code == 202, response.text
-        mail = await asyncio.to_thread(server.wait_for_log, f"mail to {re.escape(email)} ")
-        code = await asyncio.to_thread(server.wait_for_log, r"\b\d{6}\b", after=mail.end())
-        verify = {"type": "signup", "email": email, "token": code.group(0)}
-        response = await client.post("/auth/verify", json=verify)
-        assert response.status_code == 200, response.text
-    session = response.json()
-    return {"id": session["user"]["id"], "username": username, "token": session["access_token"]}
 
 
 async def heard(
