@@ -1,1 +1,2 @@
-"""The agent engine: chat models, tools, and the executor that turns a queued run into AG-UI events."""
+"""The agent engine: chat models, tools, and the executor that turns queued runs into AG-UI
+events."""

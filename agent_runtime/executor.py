@@ -65,7 +65,10 @@ class RunExecutor:
             return None  # the earlier run's executor continues with this one
         now = _now()
         claimed = await AgentRun.filter(id=run.id, status=QUEUED).update(
-            status=RUNNING, worker=self.worker_id, started_at=now, lease_expires_at=now + self._lease
+            status=RUNNING,
+            worker=self.worker_id,
+            started_at=now,
+            lease_expires_at=now + self._lease,
         )
         if not claimed:
             return None
@@ -79,7 +82,7 @@ class RunExecutor:
             .first()
             .values_list("id", flat=True)
         )
-        return int(pk) if pk is not None else None  # type: ignore[call-overload]
+        return int(str(pk)) if pk is not None else None
 
     async def _execute_claimed(self, run: AgentRun) -> None:
         thread = await AgentThread.get(id=run.thread_id)
@@ -163,9 +166,9 @@ class RunExecutor:
         # Queued runs no job is going to pick up (e.g. their predecessor's worker died between
         # finishing it and claiming the next): hand them out again; claiming is idempotent.
         stale = now - self._lease
-        for pk, thread_id in await AgentRun.filter(
-            status=QUEUED, created_at__lt=stale
-        ).values_list("id", "thread_id"):
+        for pk, thread_id in await AgentRun.filter(status=QUEUED, created_at__lt=stale).values_list(
+            "id", "thread_id"
+        ):
             blocked = await AgentRun.filter(
                 thread_id=thread_id, id__lt=pk, status__in=UNFINISHED
             ).exists()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jsonpatch
+import jsonpatch  # type: ignore[import-untyped]
 import orjson
 from ag_ui.core import (
     BaseEvent,
@@ -202,7 +202,9 @@ class RunSession:
     async def _apply_answers(self, answers: dict[str, _Answer]) -> None:
         entries = self.state.get(PENDING_APPROVALS) or []
         for index, entry in enumerate(entries):
-            answer = answers.get(entry.get("toolCallId")) if isinstance(entry, dict) else None
+            if not isinstance(entry, dict):
+                continue
+            answer = answers.get(str(entry.get("toolCallId")))
             if answer is None or entry.get("status") != "pending":
                 continue
             status = "approved" if answer.approved else "rejected"

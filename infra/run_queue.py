@@ -69,7 +69,8 @@ class RunQueue:
         self.broker.register_task(execute_run, task_name=EXECUTE_RUN)
 
     async def submit(self, run_pk: int) -> None:
-        await AsyncKicker(EXECUTE_RUN, self.broker, {}).kiq(run_pk)
+        kicker: AsyncKicker[[int], None] = AsyncKicker(EXECUTE_RUN, self.broker, {})
+        await kicker.kiq(run_pk)
 
     async def serve(self) -> None:
         """Take jobs until cancelled (Redis only: the in-memory broker executes on submit)."""

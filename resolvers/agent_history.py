@@ -65,7 +65,8 @@ async def history_day(
     )
     if newest is None:
         return HistoryDay(str(thread.id), None, False, [], thread.last_event_id)
-    day = newest.astimezone(UTC).date()  # type: ignore[union-attr]
+    assert isinstance(newest, datetime)
+    day = newest.astimezone(UTC).date()
     start = _midnight(day)
     bodies = (
         await AgentMessage.filter(
@@ -79,6 +80,6 @@ async def history_day(
         thread_id=str(thread.id),
         day=day,
         has_more=has_more,
-        messages=[dict(b) for b in bodies],  # type: ignore[call-overload]
+        messages=[dict(b) for b in bodies],
         cursor=thread.last_event_id,
     )

@@ -72,7 +72,9 @@ def thread_uuid(text: str, loc: list[str]) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise InvalidInput("threadId must be a UUID.", [{"loc": loc, "msg": "not a UUID"}]) from None
+        raise InvalidInput(
+            "threadId must be a UUID.", [{"loc": loc, "msg": "not a UUID"}]
+        ) from None
 
 
 def _approval_answer(content: Any) -> bool:

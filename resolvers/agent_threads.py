@@ -68,8 +68,10 @@ async def stored_message_ids(thread_id: uuid.UUID) -> set[str]:
 
 
 async def load_messages(thread_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await AgentMessage.filter(thread_id=thread_id).order_by("id").values_list("body", flat=True)
-    return [dict(row) for row in rows]  # type: ignore[call-overload]
+    rows = (
+        await AgentMessage.filter(thread_id=thread_id).order_by("id").values_list("body", flat=True)
+    )
+    return [dict(row) for row in rows]
 
 
 def open_tool_calls(messages: Sequence[dict[str, Any]]) -> dict[str, str]:

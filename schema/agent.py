@@ -21,7 +21,9 @@ def _thread_id(value: str, loc: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidInput("threadId must be a UUID.", [{"loc": [loc], "msg": "not a UUID"}]) from None
+        raise InvalidInput(
+            "threadId must be a UUID.", [{"loc": [loc], "msg": "not a UUID"}]
+        ) from None
 
 
 @strawberry.type

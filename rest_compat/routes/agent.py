@@ -29,7 +29,7 @@ RunInput = Annotated[
 ThreadPath = Annotated[
     str, Path(description="The thread's UUID", json_schema_extra={"format": "uuid"})
 ]
-SSE_CONTENT = {
+SSE_CONTENT: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The thread's AG-UI events as server-sent events",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},

@@ -102,13 +102,15 @@ async def read_sse(
     url: str,
     headers: dict[str, str] | None = None,
     *,
-    until: Callable[[list[SseEvent]], bool] = runs_done(1),
+    until: Callable[[list[SseEvent]], bool] | None = None,
     timeout_s: float = 15.0,
     method: str = "GET",
     json_body: Any = None,
     params: dict[str, str] | None = None,
 ) -> SseRead:
-    """Read an SSE response until `until(events)` holds (or the server ends the stream)."""
+    """Read an SSE response until `until(events)` holds (or the server ends the stream); by
+    default until the first RUN_FINISHED or RUN_ERROR."""
+    until = until or runs_done(1)
     result = SseRead()
     buffer = ""
     async with httpx.AsyncClient(timeout=timeout_s) as client:
@@ -173,4 +175,7 @@ def tool_turn(name: str, arguments: dict[str, Any], call_id: str | None = None) 
     call_id = call_id or f"call_{uuid.uuid4().hex[:24]}"
     text = json.dumps(arguments)
     middle = len(text) // 2
-    return [ToolCallDelta(call_id, name, text[:middle]), ToolCallDelta(call_id, name, text[middle:])]
+    return [
+        ToolCallDelta(call_id, name, text[:middle]),
+        ToolCallDelta(call_id, name, text[middle:]),
+    ]
