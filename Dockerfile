@@ -8,6 +8,7 @@ COPY resolvers resolvers
 COPY schema schema
 COPY rest_compat rest_compat
 COPY subscriptions subscriptions
+COPY agent_runtime agent_runtime
 COPY server server
 RUN pip install --no-cache-dir .
 ENV ENV=production

@@ -101,6 +101,19 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("openai_base_url", "openai_api_key", "redis_url", "smtp_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `VAR=` in a compose file or .env means "not set", not "the empty URL".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_agent_model(self) -> Settings:
+        model = self.agent_model.strip()
+        if model != "offline" and not (model.startswith("openai:") and len(model) > 7):
+            raise ValueError("AGENT_MODEL must be 'offline' or 'openai:<model>'")
+        return self
+
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
         if self.env == "production":
