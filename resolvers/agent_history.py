@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from models import AgentMessage, AgentThread
-from resolvers.agent_threads import owned_thread
+from resolvers.agent_threads import NOT_YOURS
+from resolvers.errors import Forbidden
 from resolvers.viewer import Viewer
 
 
@@ -47,7 +48,13 @@ async def history_day(
 ) -> HistoryDay:
     """The most recent day with messages strictly before `before` (default: today included)."""
     if thread_id is not None:
-        thread: AgentThread | None = await owned_thread(viewer, thread_id)
+        thread: AgentThread | None = await AgentThread.get_or_none(id=thread_id)
+        if thread is None:
+            # A thread whose first run has not come yet has no history (not 404: clients load
+            # the history of a new conversation before they start it).
+            return HistoryDay(str(thread_id), None, False, [], None)
+        if thread.owner_id != viewer.user_id:
+            raise Forbidden(NOT_YOURS)
     else:
         thread = (
             await AgentThread.filter(owner_id=viewer.user_id)

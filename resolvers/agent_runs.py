@@ -26,7 +26,7 @@ from resolvers.agent_threads import (
     own_or_create_thread,
     pending_approvals,
 )
-from resolvers.errors import Forbidden, InvalidInput
+from resolvers.errors import Forbidden, InvalidInput, NotFound
 from resolvers.input_base import _storable
 from resolvers.viewer import Viewer
 
@@ -138,6 +138,8 @@ async def accept_run(
     # Validate before creating the thread, so a refused first run leaves no row behind.
     await _check_answers(thread, run_input)
     if thread is None:
+        if path_thread_id is not None:
+            raise NotFound("No agent thread with this id: start it with POST /agent/runs.")
         thread = await own_or_create_thread(viewer, thread_key)
     try:
         run = await AgentRun.create(

@@ -16,8 +16,8 @@ from ag_ui.core import MessagesSnapshotEvent, StateSnapshotEvent
 from infra.event_streams import compare_ids, parse_stream_id
 from infra.services import Services
 from models import AgentThread
-from resolvers.agent_threads import load_messages, owned_thread, parse_messages
-from resolvers.errors import InvalidInput
+from resolvers.agent_threads import NOT_YOURS, load_messages, parse_messages
+from resolvers.errors import Forbidden, InvalidInput
 from resolvers.viewer import Viewer
 
 Event = dict[str, Any]
@@ -41,8 +41,29 @@ def check_cursor(after: str | None, loc: list[str]) -> str | None:
 async def open_thread_events(
     services: Services, viewer: Viewer, thread_id: uuid.UUID, after: str | None
 ) -> AsyncIterator[tuple[str, Event]]:
-    thread = await owned_thread(viewer, thread_id)
+    """403 for another user's thread. A thread that does not exist yet can be watched: clients
+    open the stream first and then start the thread's first run, so the stream waits for it,
+    and delivers it only if the run that creates the thread is the caller's."""
+    thread = await AgentThread.get_or_none(id=thread_id)
+    if thread is None:
+        return _future_thread_events(services, viewer, thread_id, after)
+    if thread.owner_id != viewer.user_id:
+        raise Forbidden(NOT_YOURS)
     return _events(services, thread, after)
+
+
+async def _future_thread_events(
+    services: Services, viewer: Viewer, thread_id: uuid.UUID, after: str | None
+) -> AsyncIterator[tuple[str, Event]]:
+    checked = False
+    async for event_id, event in services.streams.tail(str(thread_id), after):
+        if not checked:
+            # The thread row is written before its first event, and its owner never changes.
+            owned = await AgentThread.exists(id=thread_id, owner_id=viewer.user_id)
+            if not owned:
+                return
+            checked = True
+        yield event_id, event
 
 
 async def _lost_events(services: Services, thread: AgentThread, after: str | None) -> bool:
