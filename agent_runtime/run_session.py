@@ -143,6 +143,9 @@ class RunSession:
                 protocol_version=PROTOCOL_VERSION,
             )
         )
+        if self.thread.first_event_id is None:
+            # The thread's very first event: snapshots of a trimmed stream are decided by it.
+            await checkpoint(self.thread, event_id=self.last_event_id)
         self.messages = await load_messages(self.thread.id)
         answers = await self._take_input()
         await self.emit(StateSnapshotEvent(snapshot=self.state))

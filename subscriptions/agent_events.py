@@ -90,8 +90,12 @@ async def _events(
         assert cursor is not None
         messages = MessagesSnapshotEvent(messages=parse_messages(await load_messages(thread.id)))
         state = StateSnapshotEvent(snapshot=thread.state)
-        for snapshot in (messages, state):
-            yield cursor, snapshot.model_dump(by_alias=True, exclude_none=True, mode="json")
+        # The messages snapshot keeps the client's own id: a client that drops between the two
+        # snapshots and resumes from it gets both again. The state snapshot completes the
+        # picture, so it carries the id of the newest event the snapshots reflect.
+        assert after is not None
+        yield after, messages.model_dump(by_alias=True, exclude_none=True, mode="json")
+        yield cursor, state.model_dump(by_alias=True, exclude_none=True, mode="json")
         after = cursor
     async for event_id, event in services.streams.tail(str(thread.id), after):
         yield event_id, event
