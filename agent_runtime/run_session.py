@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jsonpatch  # type: ignore[import-untyped]
+import jsonpatch
 import orjson
 from ag_ui.core import (
     BaseEvent,

@@ -71,7 +71,24 @@ class _BadArguments(Exception):
 
 async def _list_items(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = ScheduleRange.model_validate(args)
-    return {"ok": True, "items": [_item(v) for v in await schedule.list_items(viewer, request)]}
+    rows = await schedule.list_items(viewer, request)
+    return {
+        "ok": True,
+        "items": [
+            {
+                "id": str(row.id),
+                "title": row.title,
+                "description": row.description,
+                "startAt": row.start_at.isoformat(),
+                "endAt": row.end_at.isoformat() if row.end_at else None,
+                "timezone": row.timezone,
+                "status": row.status,
+                "sourceType": row.source_type,
+                "permission": row.permission,
+            }
+            for row in rows
+        ],
+    }
 
 
 async def _create_item(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:

@@ -13,6 +13,7 @@ from agent_runtime.chat_model import ChatModel
 from agent_runtime.executor import RunExecutor
 from agent_runtime.models import build_chat_model
 from infra.services import Services
+from infra.tasks import stop_task
 
 
 class AgentWorker:
@@ -33,10 +34,7 @@ class AgentWorker:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         self._tasks = []
         close = getattr(self.model, "aclose", None)
         if close is not None:

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     database_pool_max: int = Field(default=20, ge=1)
     database_timeout_s: int = Field(default=5, ge=1)
 
+    # How long a session confirmed live is trusted without asking the database again (revocations
+    # reach every process at once through the event bus; this bounds a lost notification).
+    session_check_ttl_s: float = Field(default=2.0, ge=0, le=60)
+
     # --- redis ---
     # Every key the server writes starts with this, so one Redis can host several deployments.
     redis_prefix: str = "rt:"
@@ -89,6 +93,28 @@ class Settings(BaseSettings):
     rate_limit_verify_ip: str = "60/hour"
     rate_limit_login_email: str = "10 per 15 minutes"
     rate_limit_login_ip: str = "50 per 15 minutes"
+
+    # --- abuse limits ---
+    # Request bodies (REST and GraphQL over HTTP) above this many bytes: 413 (server/body_limit.py).
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # Agent SSE streams + GraphQL subscriptions one user may hold open at once, per server
+    # process (infra/stream_caps.py); over it: 429 / RATE_LIMITED.
+    max_streams_per_user: int = Field(default=20, ge=1)
+    # Seconds a GraphQL websocket may stay open before its `connection_init` (close 4408).
+    ws_connection_init_timeout_s: float = Field(default=10.0, gt=0)
+
+    # --- faults --- (docs/operations.md)
+    # Every wait on PostgreSQL is bounded, so an unreachable database answers 503, never hangs.
+    database_connect_timeout_s: float = Field(default=1.5, gt=0)  # one connection attempt
+    database_acquire_timeout_s: float = Field(default=1.5, gt=0)  # a pooled connection
+    database_command_timeout_s: float = Field(default=5.0, gt=0)  # one statement
+    # Request-path Redis commands: connect timeout, and quick retries (a restarted Redis).
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+    redis_retries: int = Field(default=2, ge=0)
+    # After a failure, rate limits use a per-process limiter for this long before trying again.
+    redis_fallback_s: float = Field(default=5.0, gt=0)
+    # How long an agent event append waits for Redis to come back before the run fails.
+    agent_stream_append_retry_s: float = Field(default=15.0, ge=0)
 
     # --- misc ---
     log_level: str = "INFO"

@@ -9,6 +9,14 @@ one reader for it (for Redis, one blocking `XREAD` on a dedicated connection) th
 event into the subscribers' local buffers. A subscriber first reads its backlog with a range read
 and then takes events from its buffer, skipping ids it has already yielded; a subscriber too slow
 for its buffer falls back to a range read from its cursor, so nothing is ever lost or repeated.
+
+Faults (docs/operations.md): when Redis restarts, the reader reconnects with backoff and goes on
+from its cursor, and a subscriber's range reads are retried, so tails survive the restart (with a
+Redis that persists its writes, nothing is lost; without, the events written before the restart
+are gone and a resuming client gets the thread's snapshots). An append waits for Redis for up to
+`AGENT_STREAM_APPEND_RETRY_S` and is applied once even when a reply was lost. When the server is
+asked to stop (SIGTERM), every tail ends at once, so SSE responses end cleanly and clients resume
+with `Last-Event-ID` on the next server instead of holding up the shutdown.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import bisect
 import contextlib
 import logging
 import re
+import secrets
+import signal
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -27,8 +37,11 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from config import Settings
+from infra.redis_client import redis_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +50,10 @@ Event = dict[str, Any]
 
 _ID_RE = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")  # ASCII digits only: `\d` accepts "١"
 _U64_MAX = 2**64 - 1  # Redis rejects larger parts; so do we, before they reach it
-_FIELD = b"e"  # each stream entry holds one field: the event as JSON
+_FIELD = b"e"  # each stream entry holds the event as JSON in this field
+_TOKEN = b"k"  # and a random token, to find an append whose reply was lost
+_TOKEN_SCAN = 64  # newest entries searched for that token before appending again
+_BACKOFF_MAX_S = 2.0
 _PAGE = 500  # entries per range read while catching up
 _BUFFER_LIMIT = 1000  # live events held for one subscriber before it must catch up by range
 
@@ -131,6 +147,12 @@ class EventStreams(ABC):
     async def close(self) -> None:
         """End every running tail and stop background work."""
         self._closed = True
+        self.end_tails()
+
+    def end_tails(self) -> None:
+        """End every running tail (and any started later) without closing the streams: the
+        server is stopping, and its SSE clients should resume on the next one."""
+        self._closed = True
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
                 subscriber.closed = True
@@ -160,6 +182,24 @@ class EventStreams(ABC):
     ) -> list[tuple[str, Event]]:
         return await self.read_after(thread_id, after, count)
 
+    async def _read_backlog_retrying(
+        self, thread_id: str, after: str | None, subscriber: _Subscriber
+    ) -> list[tuple[str, Event]]:
+        """A range read that waits out a Redis restart (the tail keeps its place meanwhile);
+        empty when the tail is ended while waiting."""
+        delay = 0.1
+        while True:
+            try:
+                return await self._read_backlog(thread_id, after, _PAGE)
+            except Exception as exc:
+                if not redis_unreachable(exc):
+                    raise
+                log.warning("event stream range read failed (%r); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+            if subscriber.closed:
+                return []
+
     async def tail(
         self, thread_id: str, after: str | None = None
     ) -> AsyncIterator[tuple[str, Event]]:
@@ -180,8 +220,8 @@ class EventStreams(ABC):
                 if subscriber.catch_up:
                     subscriber.catch_up = False
                     while True:
-                        page = await self._read_backlog(
-                            thread_id, None if cursor is None else _format_id(cursor), _PAGE
+                        page = await self._read_backlog_retrying(
+                            thread_id, None if cursor is None else _format_id(cursor), subscriber
                         )
                         for text, event in page:
                             cursor = _require_id(text)
@@ -318,9 +358,11 @@ class RedisEventStreams(EventStreams):
         buffer_limit: int = _BUFFER_LIMIT,
         block_ms: int = 15_000,
         backlog_readers: int = 16,
+        append_retry_s: float = 15.0,
     ) -> None:
         super().__init__(buffer_limit=buffer_limit)
         self._redis = redis
+        self._append_retry_s = append_retry_s
         self._prefix = prefix + "agent:stream:"
         self._max_len = max_len
         self._max_age_s = max_age_s
@@ -329,12 +371,14 @@ class RedisEventStreams(EventStreams):
         self.reader_name = prefix + "agent-stream-reader"
         # Blocking reads hold their connection for up to `block_ms`: a timeout below that would
         # turn a quiet thread into an error. A pool, so each tailed thread costs one connection.
+        # No retries inside redis-py: the reader retries itself, with backoff, from its cursor.
         self._blocking = Redis.from_url(
             redis_url,
             socket_timeout=None,
             socket_connect_timeout=2,
             health_check_interval=30,
             client_name=self.reader_name,
+            retry=Retry(NoBackoff(), 0),
         )
         self._readers: dict[str, _Reader] = {}
         # A thousand clients joining at once must not open a thousand pooled connections for
@@ -345,7 +389,32 @@ class RedisEventStreams(EventStreams):
         return self._prefix + thread_id
 
     async def append(self, thread_id: str, event: Event) -> str:
+        """XADD, waiting up to `append_retry_s` for an unreachable Redis (a restart). Each entry
+        carries a random token: before a retry, the newest entries are searched for it, so an
+        append whose reply was lost is not written twice."""
         key = self._key(thread_id)
+        data = orjson.dumps(event)
+        token = secrets.token_bytes(8)
+        deadline = time.monotonic() + self._append_retry_s
+        delay = 0.05
+        retrying = False
+        while True:
+            try:
+                if retrying:
+                    found = await self._find_token(key, token)
+                    if found is not None:
+                        return found
+                return await self._xadd(key, data, token)
+            except Exception as exc:
+                if not redis_unreachable(exc) or time.monotonic() + delay > deadline:
+                    raise
+                if not retrying:
+                    log.warning("cannot append to %s (%r); retrying", key, exc)
+                retrying = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _xadd(self, key: str, data: bytes, token: bytes) -> str:
         cutoff_ms = int((self._clock() - self._max_age_s) * 1000)
         # One round trip. XADD takes only one of MAXLEN/MINID, so age is a separate approximate
         # XTRIM on every append: with `~` Redis only drops whole macro nodes and gives up at once
@@ -353,11 +422,18 @@ class RedisEventStreams(EventStreams):
         # bookkeeping of which thread is due. The expiry removes a thread idle for longer than the
         # age limit, whose entries would all be trimmed anyway.
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {_FIELD: orjson.dumps(event)}, maxlen=self._max_len, approximate=True)
+            pipe.xadd(key, {_FIELD: data, _TOKEN: token}, maxlen=self._max_len, approximate=True)
             pipe.xtrim(key, minid=max(cutoff_ms, 0), approximate=True)
             pipe.pexpire(key, int(self._max_age_s * 1000) + 1000)
             raw_id, _trimmed, _expiry = await pipe.execute()
         return _text(raw_id)
+
+    async def _find_token(self, key: str, token: bytes) -> str | None:
+        entries: Any = await self._redis.xrevrange(key, "+", "-", count=_TOKEN_SCAN)
+        for raw_id, fields in entries or ():
+            if isinstance(fields, dict) and fields.get(_TOKEN) == token:
+                return _text(raw_id)
+        return None
 
     async def read_after(
         self, thread_id: str, after: str | None, count: int = _PAGE
@@ -404,20 +480,25 @@ class RedisEventStreams(EventStreams):
         # Start after the newest entry *before* any subscriber reads its backlog (they wait for
         # `ready`): entries up to here are in their backlog, later ones come through here.
         cursor: str | None = None
+        delay = 0.1
         while cursor is None:
             try:
                 cursor = await self.last_id(thread_id) or "0-0"
-            except Exception:
-                log.warning("event stream reader cannot reach Redis; retrying", exc_info=True)
-                await asyncio.sleep(1)
+            except Exception as exc:
+                log.warning("event stream reader cannot reach Redis (%r); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX_S)
         reader.ready.set()
+        delay = 0.1
         while True:
             try:
                 reply = await self._blocking.xread({key: cursor}, count=_PAGE, block=self._block_ms)
-            except Exception:  # Redis restarted: go on from the cursor after a pause
-                log.warning("event stream reader lost Redis; retrying", exc_info=True)
-                await asyncio.sleep(1)
+            except Exception as exc:  # Redis restarted: go on from the cursor after a pause
+                log.warning("event stream reader lost Redis (%r); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue
+            delay = 0.1
             for entries in _xread_entries(reply):
                 for raw in entries:
                     item = _entry(raw)
@@ -470,16 +551,50 @@ def _xread_entries(reply: Any) -> list[Any]:
     return [entries for _key, entries in reply]
 
 
+def end_tails_on_shutdown(streams: EventStreams) -> bool:
+    """Under `runtime-api serve`, end every tail as soon as uvicorn is asked to stop.
+
+    uvicorn's graceful shutdown waits for open responses to finish (up to its timeout) before it
+    shuts the application down, and an SSE response never finishes by itself: without this, a
+    restart would hold every SSE client until the timeout and then cut them off mid-stream.
+    uvicorn installs its signal handlers before it builds the app, so they are chained here (only
+    uvicorn's: in any other process nothing is installed). Returns whether it installed them.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    installed = False
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        owner = getattr(previous, "__self__", None)
+        if not callable(previous) or not type(owner).__module__.startswith("uvicorn."):
+            continue
+
+        def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(streams.end_tails)
+            previous(sig, frame)
+
+        signal.signal(signum, handler)
+        installed = True
+    return installed
+
+
 def build_event_streams(settings: Settings, redis: Redis | None) -> EventStreams:
     """Redis Streams when a Redis is configured, in-process streams otherwise."""
+    streams: EventStreams
     if redis is None or settings.redis_url is None:
-        return MemoryEventStreams(
+        streams = MemoryEventStreams(
             max_len=settings.agent_stream_max_len, max_age_s=settings.agent_stream_max_age_s
         )
-    return RedisEventStreams(
-        redis,
-        settings.redis_url,
-        prefix=settings.redis_prefix,
-        max_len=settings.agent_stream_max_len,
-        max_age_s=settings.agent_stream_max_age_s,
-    )
+    else:
+        streams = RedisEventStreams(
+            redis,
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            max_len=settings.agent_stream_max_len,
+            max_age_s=settings.agent_stream_max_age_s,
+            append_retry_s=settings.agent_stream_append_retry_s,
+        )
+    end_tails_on_shutdown(streams)
+    return streams

@@ -13,9 +13,12 @@ runs inside the server.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
+from redis.exceptions import RedisError
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
@@ -25,6 +28,9 @@ from taskiq_redis import RedisStreamBroker
 from config import Settings
 
 EXECUTE_RUN = "agent.execute_run"
+_RETRY_MIN_S, _RETRY_MAX_S = 0.5, 10.0
+
+log = logging.getLogger(__name__)
 
 RunHandler = Callable[[int], Awaitable[None]]
 
@@ -76,13 +82,23 @@ class RunQueue:
         """Take jobs until cancelled (Redis only: the in-memory broker executes on submit)."""
         if isinstance(self.broker, InMemoryBroker):
             return
-        await run_receiver_task(
-            self.broker,
-            max_async_tasks=self._settings.agent_worker_concurrency,
-            run_startup=False,
-            # Acknowledge after executing: a job whose worker dies stays pending for takeover.
-            ack_time=AcknowledgeType.WHEN_EXECUTED,
-        )
+        delay = _RETRY_MIN_S
+        while True:
+            try:
+                await run_receiver_task(
+                    self.broker,
+                    max_async_tasks=self._settings.agent_worker_concurrency,
+                    run_startup=False,
+                    # Acknowledge after executing: a job whose worker dies stays pending.
+                    ack_time=AcknowledgeType.WHEN_EXECUTED,
+                )
+                delay = _RETRY_MIN_S
+            except RedisError as exc:
+                # Redis went away: taskiq's receiver ends; listen again once it is back,
+                # without spinning (the reaper re-queues whatever was missed meanwhile).
+                log.warning("run queue: Redis unreachable (%r); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
 
     async def close(self) -> None:
         if self._started:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from config import Settings
 from infra.event_streams import EventStreams, build_event_streams
+from infra.live_sessions import LiveSessions
 from infra.mail import BackgroundMail, Mailer, build_mailer
 from infra.passwords import Passwords
 from infra.pubsub import EventBus
@@ -32,6 +33,7 @@ class Services:
     events: EventBus
     streams: EventStreams  # per-thread agent event logs
     run_queue: RunQueue  # agent run jobs
+    live_sessions: LiveSessions  # sessions recently confirmed not revoked
 
     @classmethod
     def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
@@ -46,6 +48,7 @@ class Services:
             events=EventBus(redis, settings.redis_url, settings.redis_prefix),
             streams=build_event_streams(settings, redis),
             run_queue=RunQueue(settings),
+            live_sessions=LiveSessions(settings.session_check_ttl_s),
         )
 
     async def close(self) -> None:

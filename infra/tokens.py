@@ -16,6 +16,7 @@ from config import Settings
 
 AUDIENCE = "authenticated"
 _ALGORITHM = "HS256"
+_VERIFIED_MAX = 10_000  # tokens remembered per process; beyond it the memory starts over
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class AccessTokens:
     def __init__(self, settings: Settings) -> None:
         self._key = settings.signing_key()
         self.ttl = settings.access_token_ttl
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue(self, *, user_id: uuid.UUID, email: str, session_id: uuid.UUID, role: str) -> str:
         now = int(time.time())
@@ -50,6 +52,20 @@ class AccessTokens:
         return jwt.encode(payload, self._key, algorithm=_ALGORITHM)
 
     def decode(self, token: str) -> AccessClaims:
+        """The token's claims. A token verified once is remembered until it expires: its
+        signature cannot change, so a client's next requests skip the HMAC and JSON work."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims.expires_at > time.time():
+                return claims
+            del self._verified[token]
+        claims = self._verify(token)
+        if len(self._verified) >= _VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             payload = jwt.decode(
                 token,

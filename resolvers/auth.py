@@ -123,7 +123,7 @@ async def verify_recovery(services: Services, request: VerifyRequest, ip: str) -
     user.password_hash = await services.passwords.hash(request.new_password)
     async with in_transaction():
         await user.save(update_fields=["password_hash"])
-        await revoke_sessions(AuthSession.filter(user_id=user.id))
+        await revoke_sessions(services, AuthSession.filter(user_id=user.id))
 
 
 async def sign_in(services: Services, request: SignInRequest, ip: str) -> SessionTokens:

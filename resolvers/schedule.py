@@ -11,16 +11,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from infra.services import Services
-from models import InboxMessage, ScheduleItem, ScheduleSubscription
+from models import InboxMessage, ScheduleItem
 from models.schedule import ALL_PERMISSIONS, EDIT
 from resolvers import events
-from resolvers.access import VisibleItem, item_for, owned_item, permissions_for, visible_item
+from resolvers.access import VisibleItem, item_for, owned_item, visible_item
 from resolvers.calendar_inputs import CreateScheduleItem, ScheduleRange, UpdateScheduleItem
 from resolvers.errors import BadRequest
+from resolvers.schedule_listing import ItemRow, list_item_rows
 from resolvers.viewer import Viewer
 
 END_BEFORE_START = "end_at must not be before start_at."
@@ -62,25 +62,13 @@ async def create_item(
     return VisibleItem(item, ALL_PERMISSIONS, is_owner=True)
 
 
-async def list_items(viewer: Viewer, request: ScheduleRange) -> list[VisibleItem]:
+async def list_items(viewer: Viewer, request: ScheduleRange) -> list[ItemRow]:
     """Own items and accepted shares, not deleted, overlapping the range, by start time."""
     range_start = _bound(request.start_at, end=False)
     range_end = _bound(request.end_at, end=True)
     if range_start is not None and range_end is not None and range_end < range_start:
         raise BadRequest(END_BEFORE_START)
-    shared = Subquery(ScheduleSubscription.filter(user_id=viewer.user_id).values("item_id"))
-    query = ScheduleItem.filter(Q(owner_id=viewer.user_id) | Q(id__in=shared), deleted_at=None)
-    if range_end is not None:
-        query = query.filter(start_at__lt=range_end)
-    if range_start is not None:
-        # Overlap: it starts inside the range, or it is still running when the range starts.
-        query = query.filter(Q(start_at__gte=range_start) | Q(end_at__gt=range_start))
-    items = await query.order_by("start_at", "id")
-    permissions = await permissions_for(viewer.user_id, items)
-    return [
-        VisibleItem(item, permissions[item.id], is_owner=item.owner_id == viewer.user_id)
-        for item in items
-    ]
+    return await list_item_rows(viewer.user_id, range_start, range_end)
 
 
 async def get_item(viewer: Viewer, item_id: uuid.UUID) -> VisibleItem:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from tortoise.queryset import QuerySet
 
+from infra.live_sessions import REVOKED_CHANNEL
 from infra.services import Services
 from infra.tokens import hash_secret, new_refresh_token
 from models import AuthSession, RefreshToken, User
@@ -65,17 +66,24 @@ async def refresh_session(services: Services, refresh_token: str) -> SessionToke
         rotated_at = row.rotated_at or now
     if (now - rotated_at).total_seconds() <= services.settings.refresh_reuse_grace_s:
         return await _tokens_for(services, row.session, row.session.user)
-    await revoke_sessions(AuthSession.filter(id=row.session_id))
+    await revoke_sessions(services, AuthSession.filter(id=row.session_id))
     raise Unauthenticated(INVALID_REFRESH)
 
 
-async def revoke_sessions(sessions: QuerySet[AuthSession]) -> None:
-    """Mark sessions revoked; their access tokens are refused from the next request on."""
-    await sessions.filter(revoked_at=None).update(revoked_at=datetime.now(UTC))
+async def revoke_sessions(services: Services, sessions: QuerySet[AuthSession]) -> None:
+    """Mark sessions revoked; their access tokens are refused from the next request on, in
+    every process (each forgets the sessions it had seen live)."""
+    live = sessions.filter(revoked_at=None)
+    ids = [uuid.UUID(str(i)) for i in await live.values_list("id", flat=True)]
+    if not ids:
+        return
+    await AuthSession.filter(id__in=ids, revoked_at=None).update(revoked_at=datetime.now(UTC))
+    services.live_sessions.forget(ids)
+    await services.events.publish(REVOKED_CHANNEL, {"ids": [str(i) for i in ids]})
 
 
-async def sign_out(refresh_token: str) -> None:
+async def sign_out(services: Services, refresh_token: str) -> None:
     """Revoke the session of a refresh token; unknown tokens are ignored (204 either way)."""
     row = await RefreshToken.get_or_none(token_hash=hash_secret(refresh_token))
     if row is not None:
-        await revoke_sessions(AuthSession.filter(id=row.session_id))
+        await revoke_sessions(services, AuthSession.filter(id=row.session_id))

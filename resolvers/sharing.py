@@ -78,11 +78,14 @@ async def _replace_or_create_invitation(
 ) -> uuid.UUID:
     """Update the pending invitation `key`, or create it; its id either way. The unique
     `open_invitation` column settles a race between two first invitations."""
-    for _ in range(2):
+    for _ in range(3):
         existing = await InboxMessage.get_or_none(open_invitation=key)
         if existing is not None:
-            await InboxMessage.filter(id=existing.id).update(**values)
-            return existing.id
+            # Only while it is still open: an invitation accepted or dismissed meanwhile keeps
+            # the bits it was answered with, and a new one is made instead.
+            if await InboxMessage.filter(id=existing.id, open_invitation=key).update(**values):
+                return existing.id
+            continue
         try:
             async with in_transaction():
                 created = await InboxMessage.create(open_invitation=key, **creation, **values)

@@ -39,11 +39,13 @@ async def authenticate(services: Services, token: str) -> Viewer:
         claims = services.access_tokens.decode(token)
     except InvalidToken:
         raise Unauthenticated("The access token is invalid or has expired.") from None
-    live = await AuthSession.filter(
-        id=claims.session_id, user_id=claims.user_id, revoked_at=None
-    ).exists()
-    if not live:
-        raise Unauthenticated("The session has ended; sign in again.")
+    if not services.live_sessions.known_live(claims.session_id):
+        live = await AuthSession.filter(
+            id=claims.session_id, user_id=claims.user_id, revoked_at=None
+        ).exists()
+        if not live:
+            raise Unauthenticated("The session has ended; sign in again.")
+        services.live_sessions.remember(claims.session_id)
     return Viewer(
         user_id=claims.user_id,
         email=claims.email,

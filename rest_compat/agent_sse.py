@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from infra.sse import format_sse, keepalive
 
@@ -18,7 +19,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def _sse(
-    events: AsyncIterator[tuple[str, dict[str, Any]]], keepalive_s: float
+    events: AsyncIterator[tuple[str, dict[str, Any]]],
+    keepalive_s: float,
+    on_close: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     # The events are pumped by a task of their own, so waiting for the next one can time out
     # (and send a keep-alive) without cancelling the reader in the middle of an event.
@@ -54,11 +57,31 @@ async def _sse(
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
+        if on_close is not None:
+            on_close()
+
+
+class _SseResponse(StreamingResponse):
+    """Calls `on_close` once the response is over, however it ended: also when the client left
+    before the first byte, when the body iterator never started."""
+
+    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], None] | None) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=SSE_HEADERS)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._on_close is not None:
+                self._on_close()
 
 
 def sse_response(
-    events: AsyncIterator[tuple[str, dict[str, Any]]], keepalive_s: float
+    events: AsyncIterator[tuple[str, dict[str, Any]]],
+    keepalive_s: float,
+    on_close: Callable[[], None] | None = None,
 ) -> StreamingResponse:
-    return StreamingResponse(
-        _sse(events, keepalive_s), media_type="text/event-stream", headers=SSE_HEADERS
-    )
+    """`on_close` (idempotent) runs when the stream ends: it releases the stream's slot of the
+    per-user cap."""
+    return _SseResponse(_sse(events, keepalive_s, on_close), on_close)

@@ -10,10 +10,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 from models import FriendRequest, Friendship, InboxMessage, User
 from resolvers.access import VisibleItem
+from resolvers.schedule_listing import ItemRow
 
 PERMISSION_BITS = "The caller's permission bits: view 1, invite 2, edit 4 (7 for the owner)."
 
@@ -101,6 +103,32 @@ class ScheduleItemBody(BaseModel):
             owner_id=item.owner_id,
             permission=visible.permission,
         )
+
+
+def items_json(rows: list[ItemRow]) -> bytes:
+    """A list of items as the JSON of `list[ScheduleItemBody]`, straight from the rows:
+    datetimes in UTC with `Z`, as pydantic writes them."""
+    return orjson.dumps(
+        [
+            {
+                "id": str(row.id),
+                "title": row.title,
+                "description": row.description,
+                "start_at": utc(row.start_at),
+                "end_at": utc_or_none(row.end_at),
+                "timezone": row.timezone,
+                "metadata": row.metadata,
+                "status": row.status,
+                "source_type": row.source_type,
+                "created_at": utc(row.created_at),
+                "updated_at": utc(row.updated_at),
+                "owner_id": str(row.owner_id),
+                "permission": row.permission,
+            }
+            for row in rows
+        ],
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 class ShareResultBody(BaseModel):

@@ -16,12 +16,14 @@ from resolvers.viewer import Viewer, authenticate
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/sessions")
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are coroutines on purpose: FastAPI runs a plain `def` dependency in a thread
+# pool, which costs more than the work it does.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

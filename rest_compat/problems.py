@@ -12,7 +12,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from resolvers.errors import DomainError, RateLimited
+from infra.database import (
+    DEPENDENCY_ERRORS,
+    RETRY_AFTER_S,
+    UNAVAILABLE_DETAIL,
+    unreachable_service,
+)
+from resolvers.errors import DomainError, RateLimited, ServiceUnavailable
 
 log = logging.getLogger("runtime_api.errors")
 
@@ -81,6 +87,8 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     if exc.status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     errors = getattr(exc, "errors", None)
@@ -112,7 +120,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, detail, headers=headers)
 
 
+def _unavailable_response(request: Request, service: str, exc: Exception) -> JSONResponse:
+    log.warning(
+        "%s unreachable in %s %s: %s",
+        service,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return problem_response(
+        request, 503, UNAVAILABLE_DETAIL[service], headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
+
+
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    """Errors that may mean PostgreSQL or Redis is down (503), or may be bugs (500)."""
+    service = unreachable_service(exc)
+    if service is not None:
+        return _unavailable_response(request, service, exc)
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    service = unreachable_service(exc)
+    if service is not None:  # wrapped in something we did not register (ExceptionGroup…)
+        response = _unavailable_response(request, service, exc)
+        response.headers["X-Request-ID"] = getattr(request.state, "request_id", "-")
+        return response
     request_id = getattr(request.state, "request_id", "-")
     log.error(
         "unhandled error in %s %s [request %s]",
@@ -135,6 +169,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Handled inside the middleware stack (unlike `Exception`), so a 503 keeps its request id.
+    for error_class in DEPENDENCY_ERRORS:
+        app.add_exception_handler(error_class, _dependency_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

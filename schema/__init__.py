@@ -8,14 +8,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
+    max_aliases,
+    query_depth_limiter,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -25,6 +25,7 @@ from schema.agent import AgentMutation, AgentQuery, AgentSubscription
 from schema.calendar_mutation import CalendarMutation
 from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
+from schema.fast_execution import FastExecutor
 from schema.mutation import AccountMutation
 from schema.parser_cache import SafeParserCache
 from schema.query import AccountQuery
@@ -42,20 +43,27 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The caps' validation rules are made once: QueryDepthLimiter and MaxAliasesLimiter would
+    # make new rule classes for every request, and ValidationCache keys on the rules, so no
+    # document would ever be validated from the cache.
+    rules: list[type[ASTValidationRule]] = [
+        query_depth_limiter.create_validator(settings.graphql_max_depth, None),
+        max_aliases.create_validator(settings.graphql_max_aliases),
+    ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
+        partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
         partial(SafeParserCache, maxsize=1024),
         partial(ValidationCache, maxsize=1024),
     ]
-    if not settings.introspection_enabled:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=FastExecutor,
         config=StrawberryConfig(batching_config={"max_operations": settings.graphql_max_batch}),
     )

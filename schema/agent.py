@@ -13,6 +13,7 @@ from resolvers import agent_history, agent_runs
 from resolvers.agent_threads import list_threads
 from resolvers.errors import InvalidInput
 from schema.context import GqlInfo, require_viewer
+from schema.subscription import stream_slot
 from schema.types.agent import AgentEvent, AgentHistoryDay, AgentRunTicket, AgentThread
 from subscriptions.agent_events import check_cursor, open_thread_events
 
@@ -78,11 +79,11 @@ class AgentSubscription:
         viewer = await require_viewer(info)
         cursor = check_cursor(after, ["after"])
         services = info.context.services
-        events = await open_thread_events(
-            services, viewer, _thread_id(thread_id, "threadId"), cursor
-        )
-        try:
-            async for event_id, event in events:
-                yield AgentEvent.of(event_id, event)
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
+        key = _thread_id(thread_id, "threadId")
+        with stream_slot(info, viewer):
+            events = await open_thread_events(services, viewer, key, cursor)
+            try:
+                async for event_id, event in events:
+                    yield AgentEvent.of(event_id, event)
+            finally:
+                await events.aclose()  # type: ignore[attr-defined]

@@ -1,9 +1,10 @@
 """Every GraphQL error leaves with an `extensions.code` (CONTRACT §2).
 
-Domain errors keep their message and code; pydantic validation and variables graphql-core cannot
-coerce become BAD_USER_INPUT; errors raised by graphql-core before execution (syntax, validation,
-the depth/token/alias caps) are BAD_REQUEST; anything else is masked as INTERNAL and logged with
-the request id.
+Domain errors keep their message and code; an unreachable PostgreSQL or Redis (however deep in
+the cause chain) is SERVICE_UNAVAILABLE with `retryAfter`, never INTERNAL; pydantic validation
+and variables graphql-core cannot coerce become BAD_USER_INPUT; errors raised by graphql-core
+before execution (syntax, validation, the depth/token/alias caps) are BAD_REQUEST; anything else
+is masked as INTERNAL and logged with the request id.
 
 Over HTTP the errors are formatted once the operation ends. Over websockets every result is
 sent while the operation runs (a subscription's operation ends only with its stream), so each
@@ -22,9 +23,10 @@ from pydantic import ValidationError
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.execution import StreamExecutionResult
+from strawberry.types.execution import PreExecutionError, StreamExecutionResult
 
-from resolvers.errors import DomainError, ErrorCode
+from infra.database import RETRY_AFTER_S, UNAVAILABLE_DETAIL, unreachable_service
+from resolvers.errors import DomainError, ErrorCode, ServiceUnavailable
 
 log = logging.getLogger("runtime_api.errors")
 
@@ -74,12 +76,24 @@ def _is_variable_error(error: GraphQLError) -> bool:
     )
 
 
-def format_error(error: GraphQLError) -> GraphQLError:
+def format_error(error: GraphQLError, *, before_execution: bool = False) -> GraphQLError:
+    """`error` with its `extensions.code`. `before_execution`: the document did not parse or
+    validate (a validation error about a variable, say an unused one, is not bad input)."""
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
+    if isinstance(original, ServiceUnavailable):
+        return _with(error, original.detail, {**original.extensions(), "retryAfter": RETRY_AFTER_S})
     if isinstance(original, DomainError):
         return _with(error, original.detail, original.extensions())
+    service = None if original is None else unreachable_service(original)
+    if service is not None:  # PostgreSQL or Redis is down: not a bug, and not worth a trace
+        log.warning("%s unreachable in GraphQL field %s: %r", service, error.path, original)
+        return _with(
+            error,
+            UNAVAILABLE_DETAIL[service],
+            {"code": ErrorCode.SERVICE_UNAVAILABLE.value, "retryAfter": RETRY_AFTER_S},
+        )
     if isinstance(original, ValidationError):
         issues = validation_issues(original)
         first = issues[0] if issues else {"loc": [], "msg": "invalid input"}
@@ -89,7 +103,7 @@ def format_error(error: GraphQLError) -> GraphQLError:
             f"Invalid {where}: {first['msg']}",
             {"code": ErrorCode.BAD_USER_INPUT.value, "errors": issues},
         )
-    if _is_variable_error(error):
+    if not before_execution and _is_variable_error(error):
         return _coded(error, ErrorCode.BAD_USER_INPUT)
     if original is None or isinstance(original, _REQUEST_ERRORS):
         return _coded(error, ErrorCode.BAD_REQUEST)
@@ -104,10 +118,10 @@ def format_error(error: GraphQLError) -> GraphQLError:
     )
 
 
-def _format_in_place(error: GraphQLError) -> None:
+def _format_in_place(error: GraphQLError, *, before_execution: bool) -> None:
     """Like `format_error`, keeping the error object: Strawberry's websocket handlers look at
     its class and original error to decide whether to close the socket."""
-    formatted = format_error(error)
+    formatted = format_error(error, before_execution=before_execution)
     if formatted is not error:
         error.message = formatted.message
         error.extensions = formatted.extensions
@@ -118,8 +132,9 @@ class ErrorCodes(SchemaExtension):
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         self._streamed = True
+        before_execution = isinstance(result, PreExecutionError)
         for error in getattr(result, "errors", None) or ():
-            _format_in_place(error)
+            _format_in_place(error, before_execution=before_execution)
         yield
 
     def on_operation(self) -> Iterator[None]:
@@ -129,7 +144,8 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [format_error(e) for e in errors]
+            before_execution = isinstance(result, PreExecutionError)
+            result.errors = [format_error(e, before_execution=before_execution) for e in errors]
         elif self.execution_context.pre_execution_errors:
             self.execution_context.pre_execution_errors = [
                 format_error(e) for e in self.execution_context.pre_execution_errors

@@ -71,9 +71,9 @@ class AccountMutation:
         )
 
     @strawberry.mutation(description="Revoke the session of a refresh token.")
-    async def sign_out(self, refresh_token: str) -> bool:
+    async def sign_out(self, info: GqlInfo, refresh_token: str) -> bool:
         request = to_request(RefreshRequest, refresh_token=refresh_token)
-        await sessions.sign_out(request.refresh_token)
+        await sessions.sign_out(info.context.services, request.refresh_token)
         return True
 
     @strawberry.mutation(description="Make a limited invite code (single use by default).")

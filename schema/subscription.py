@@ -4,6 +4,8 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from infra.stream_caps import StreamSlot
+from resolvers.viewer import Viewer
 from schema.context import GqlInfo, require_viewer
 from schema.ids import require_id
 from schema.loaders import Loaders
@@ -14,6 +16,15 @@ from schema.types.calendar import (
     ScheduleItemChangeKind,
 )
 from subscriptions import live
+from subscriptions.agent_events import hold_stream, stream_caps_of
+
+
+def stream_slot(info: GqlInfo, viewer: Viewer) -> StreamSlot:
+    """One of the viewer's slots for open streams (MAX_STREAMS_PER_USER, shared with agent SSE
+    streams): RATE_LIMITED over the cap. Held for as long as the subscription runs."""
+    request = info.context.request  # the WebSocket, or the Request of an HTTP subscription
+    assert request is not None
+    return hold_stream(stream_caps_of(request.app.state), viewer)
 
 
 @strawberry.type
@@ -21,8 +32,9 @@ class Subscription:
     @strawberry.subscription(description="New messages of the caller as they arrive.")
     async def inbox_messages(self, info: GqlInfo) -> AsyncGenerator[InboxMessage, None]:
         viewer = await require_viewer(info)
-        async for message in live.inbox_messages(info.context.services, viewer):
-            yield InboxMessage.of(message, Loaders(viewer.user_id))
+        with stream_slot(info, viewer):
+            async for message in live.inbox_messages(info.context.services, viewer):
+                yield InboxMessage.of(message, Loaders(viewer.user_id))
 
     @strawberry.subscription(description="Changes of one item; ends when it is deleted.")
     async def schedule_item_changed(
@@ -30,9 +42,10 @@ class Subscription:
     ) -> AsyncGenerator[ScheduleItemChange, None]:
         viewer = await require_viewer(info)
         item_id = require_id(id, "Schedule item")
-        changes = live.schedule_item_changes(info.context.services, viewer, item_id)
-        async for kind, visible in changes:
-            yield ScheduleItemChange(
-                kind=ScheduleItemChangeKind(kind),
-                item=ScheduleItem.of(visible, Loaders(viewer.user_id)),
-            )
+        with stream_slot(info, viewer):
+            changes = live.schedule_item_changes(info.context.services, viewer, item_id)
+            async for kind, visible in changes:
+                yield ScheduleItemChange(
+                    kind=ScheduleItemChangeKind(kind),
+                    item=ScheduleItem.of(visible, Loaders(viewer.user_id)),
+                )

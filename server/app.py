@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,13 +14,18 @@ from agent_runtime.chat_model import ChatModel
 from agent_runtime.worker import AgentWorker
 from config import Settings, get_settings
 from infra.database import apply_migrations, close_database, init_database
+from infra.live_sessions import follow_revocations
 from infra.mail import Mailer
 from infra.services import Services
+from infra.stream_caps import StreamCaps
+from infra.tasks import stop_task
 from rest_compat.problems import install_problem_handlers
 from rest_compat.router import router as rest_router
+from server.body_limit import BodyLimitMiddleware
 from server.graphiql import mount_graphiql_assets
 from server.graphql_app import graphql_router
 from server.request_id import RequestIdMiddleware
+from server.ws_limits import configure_websockets
 
 log = logging.getLogger("runtime_api")
 
@@ -43,12 +49,16 @@ def create_app(
             if not settings.uses_postgres:  # the embedded default migrates itself
                 await apply_migrations(settings)
         await services.run_queue.start()
+        revocations = asyncio.create_task(
+            follow_revocations(services.events, services.live_sessions), name="revocations"
+        )
         worker = AgentWorker(services, chat_model) if settings.runs_agent_in_server else None
         if worker is not None:
             await worker.start()
         try:
             yield
         finally:
+            await stop_task(revocations)
             if worker is not None:
                 await worker.stop()
             await services.close()
@@ -64,11 +74,16 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+    app.state.stream_caps = StreamCaps(settings.max_streams_per_user)
     install_problem_handlers(app)
     app.include_router(rest_router)
-    app.include_router(graphql_router(settings, services))
+    graphql = graphql_router(settings, services)
+    configure_websockets(graphql, settings.ws_connection_init_timeout_s)
+    app.include_router(graphql)
     if settings.graphiql_enabled:
         mount_graphiql_assets(app)
+    # Innermost of the middlewares: its 413 gets the CORS headers and the request id too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

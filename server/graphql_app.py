@@ -3,22 +3,73 @@
 from __future__ import annotations
 
 import asyncio
+from typing import overload
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
+from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.unset import UNSET
 
 from config import Settings
 from infra.services import Services
+from resolvers.errors import ErrorCode
 from schema import build_schema
 from schema.context import Context
+from schema.errors import format_error
 from server.graphiql import render_graphiql_page
 
 GRAPHQL_PATH = "/graphql"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def _accept_qualities(accept: str) -> dict[str, float]:
+    """`Accept`'s media ranges and their qualities (an unreadable `q` counts as 0)."""
+    qualities: dict[str, float] = {}
+    for entry in accept.split(","):
+        media_range, *params = (part.strip() for part in entry.split(";"))
+        if not media_range:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        media_range = media_range.lower()
+        qualities[media_range] = max(quality, qualities.get(media_range, 0.0))
+    return qualities
+
+
+def response_media_type(accept: str | None) -> str:
+    """The media type of a GraphQL over HTTP response (GraphQL over HTTP, "Accept").
+
+    `application/graphql-response+json` when the client names it (a wildcard does not count)
+    and likes it at least as much as `application/json`; `application/json` otherwise, which
+    is also what a request without `Accept`, or with `*/*`, gets: legacy clients expect it.
+    """
+    qualities = _accept_qualities(accept or "")
+    preferred = qualities.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    legacy = qualities.get(JSON, qualities.get("application/*", qualities.get("*/*", 0.0)))
+    return GRAPHQL_RESPONSE_JSON if preferred > 0 and preferred >= legacy else JSON
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """The operation never ran: the document did not parse or validate, or its variables
+    could not be coerced (graphql-core's errors of that stage have no path; a field's have)."""
+    if isinstance(result, PreExecutionError):
+        return True
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -76,6 +127,59 @@ class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(render_graphiql_page())
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            # `ErrorCodes` formats every error of an operation; what Strawberry catches outside
+            # of it (an exception in its own machinery) would leave unmasked and uncoded.
+            result.errors = [
+                e if (e.extensions or {}).get("code") else format_error(e) for e in result.errors
+            ]
+        response = await super().process_result(request, result)
+        if _is_request_error(result):
+            request.state.graphql_request_errors = result.errors or []
+            if response_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON:
+                # A request error has no `data` entry (GraphQL spec, "Response Format").
+                response.pop("data", None)
+        return response
+
+    @overload
+    async def run(
+        self, request: Request, context: Context = ..., root_value: None = ...
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self, request: WebSocket, context: Context = ..., root_value: None = ...
+    ) -> WebSocket: ...
+
+    async def run(
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        """Strawberry answers every GraphQL response as `application/json` with 200. A client
+        that asks for `application/graphql-response+json` gets it, and, as GraphQL over HTTP
+        has it for that media type, a request error (no `data`) is a 400 (500 when masked)."""
+        response = await super().run(request, context=context, root_value=root_value)
+        if not isinstance(request, Request) or type(response) is not Response:
+            return response  # a websocket, GraphiQL, a stream
+        if response.media_type != JSON:
+            return response
+        if response_media_type(request.headers.get("accept")) != GRAPHQL_RESPONSE_JSON:
+            return response
+        response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+        errors: list[GraphQLError] | None = getattr(request.state, "graphql_request_errors", None)
+        is_batch = bytes(response.body[:1]) == b"["
+        if errors is not None and not is_batch and response.status_code == 200:
+            internal = any(
+                (e.extensions or {}).get("code") == ErrorCode.INTERNAL.value for e in errors
+            )
+            response.status_code = 500 if internal else 400
+        return response
 
 
 def graphql_router(settings: Settings, services: Services) -> OfflineGraphiQLRouter:

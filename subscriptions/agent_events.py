@@ -14,15 +14,34 @@ from typing import Any
 from ag_ui.core import MessagesSnapshotEvent, StateSnapshotEvent
 
 from infra.event_streams import compare_ids, parse_stream_id
+from infra.rate_limits import RateLimitExceeded
 from infra.services import Services
+from infra.stream_caps import StreamCaps, StreamSlot
 from models import AgentThread
 from resolvers.agent_threads import NOT_YOURS, load_messages, parse_messages
-from resolvers.errors import Forbidden, InvalidInput
+from resolvers.errors import Forbidden, InvalidInput, RateLimited
 from resolvers.viewer import Viewer
 
 Event = dict[str, Any]
 
 TERMINAL = frozenset({"RUN_FINISHED", "RUN_ERROR"})
+
+
+def stream_caps_of(app_state: Any) -> StreamCaps:
+    """The app's per-user caps on open streams (`server.app` puts them on `app.state`)."""
+    caps = getattr(app_state, "stream_caps", None)
+    assert isinstance(caps, StreamCaps), "the app has no stream_caps"
+    return caps
+
+
+def hold_stream(caps: StreamCaps, viewer: Viewer) -> StreamSlot:
+    """One of the viewer's `MAX_STREAMS_PER_USER` slots for a long-lived stream (agent SSE or a
+    GraphQL subscription), or 429 / RATE_LIMITED when they all are in use. The caller releases
+    it when the stream ends."""
+    try:
+        return caps.acquire(viewer.user_id)
+    except RateLimitExceeded as exc:
+        raise RateLimited(exc.retry_after) from None
 
 
 def check_cursor(after: str | None, loc: list[str]) -> str | None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, status
+from fastapi import APIRouter, Body, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from resolvers import agent_history, agent_runs
@@ -15,7 +15,13 @@ from rest_compat.agent_bodies import HistoryEnvelope, RunTicketBody
 from rest_compat.agent_sse import sse_response
 from rest_compat.deps import ServicesDep, ViewerDep
 from rest_compat.problems import problem_responses
-from subscriptions.agent_events import check_cursor, open_thread_events, run_events
+from subscriptions.agent_events import (
+    check_cursor,
+    hold_stream,
+    open_thread_events,
+    run_events,
+    stream_caps_of,
+)
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -78,6 +84,7 @@ async def resume_run(
     summary="The thread's events as SSE, resumable with Last-Event-ID",
 )
 async def thread_events(
+    request: Request,
     services: ServicesDep,
     viewer: ViewerDep,
     thread_id: ThreadPath,
@@ -91,8 +98,14 @@ async def thread_events(
         after = check_cursor(last_event_id, ["header", "Last-Event-ID"])
     else:
         after = check_cursor(last_event_id_query, ["query", "lastEventId"])
-    events = await open_thread_events(services, viewer, _thread(thread_id), after)
-    return sse_response(events, services.settings.agent_sse_keepalive_s)
+    thread = _thread(thread_id)
+    slot = hold_stream(stream_caps_of(request.app.state), viewer)
+    try:
+        events = await open_thread_events(services, viewer, thread, after)
+    except BaseException:
+        slot.release()
+        raise
+    return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
 
 
 @router.get(
@@ -140,11 +153,19 @@ async def history(
     responses={**SSE_CONTENT, **problem_responses(401, 403, 422)},
     summary="Plain AG-UI transport: start a run and stream its events in the response",
 )
-async def run_agent(services: ServicesDep, viewer: ViewerDep, body: RunInput) -> StreamingResponse:
+async def run_agent(
+    request: Request, services: ServicesDep, viewer: ViewerDep, body: RunInput
+) -> StreamingResponse:
     run_input = agent_runs.parse_run_input(body)
     thread_id = str(agent_runs.thread_uuid(run_input.thread_id, ["body", "threadId"]))
-    # Read from the stream's current end for a new run; a repeat reads the run from the start.
-    after = await services.streams.last_id(thread_id)
-    ticket = await agent_runs.accept_run(services, viewer, body)
+    # Over the cap, refuse before the run is accepted: a 429 starts nothing.
+    slot = hold_stream(stream_caps_of(request.app.state), viewer)
+    try:
+        # Read from the stream's current end for a new run; a repeat reads the run from the start.
+        after = await services.streams.last_id(thread_id)
+        ticket = await agent_runs.accept_run(services, viewer, body)
+    except BaseException:
+        slot.release()
+        raise
     events = run_events(services, thread_id, ticket.run_id, after if ticket.created else None)
-    return sse_response(events, services.settings.agent_sse_keepalive_s)
+    return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)

@@ -84,8 +84,8 @@ async def refresh(body: RefreshRequest, services: ServicesDep) -> SessionBody:
     responses=problem_responses(422, 429),
     summary="Sign out: revoke the session of a refresh token",
 )
-async def sign_out(body: RefreshRequest) -> Response:
-    await sessions.sign_out(body.refresh_token)
+async def sign_out(services: ServicesDep, body: RefreshRequest) -> Response:
+    await sessions.sign_out(services, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -30,7 +30,7 @@ async def list_messages(
 @router.post(
     "/messages/{id}/accept",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(400, 401, 404, 422),
+    responses=problem_responses(400, 401, 404, 409, 422),
     summary="Accept a pending calendar invitation: subscribe with the granted bits",
 )
 async def accept_message(

@@ -13,7 +13,7 @@ from resolvers.calendar_inputs import (
     ShareScheduleItem,
     UpdateScheduleItem,
 )
-from rest_compat.calendar_bodies import ScheduleItemBody, ShareResultBody
+from rest_compat.calendar_bodies import ScheduleItemBody, ShareResultBody, items_json
 from rest_compat.deps import ServicesDep, ViewerDep, path_id
 from rest_compat.problems import problem_responses
 
@@ -36,13 +36,15 @@ async def create_item(
 
 @router.get(
     "",
+    response_model=list[ScheduleItemBody],
     responses=problem_responses(400, 401, 422),
     summary="Own and accepted shared items overlapping a range, by start time",
 )
-async def list_items(
-    viewer: ViewerDep, query: Annotated[ScheduleRange, Query()]
-) -> list[ScheduleItemBody]:
-    return [ScheduleItemBody.of(visible) for visible in await schedule.list_items(viewer, query)]
+async def list_items(viewer: ViewerDep, query: Annotated[ScheduleRange, Query()]) -> Response:
+    # The busiest route: rows go straight to JSON, without a pydantic model per item (the
+    # document still describes them as ScheduleItemBody, and tests compare the two).
+    rows = await schedule.list_items(viewer, query)
+    return Response(items_json(rows), media_type="application/json")
 
 
 @router.get(

@@ -7,6 +7,7 @@ Nested objects (owners, senders, friends, subscribers, an invitation's item) res
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
 
@@ -17,6 +18,7 @@ from models import FriendRequest as FriendRequestModel
 from models import Friendship as FriendshipModel
 from models import InboxMessage as InboxMessageModel
 from resolvers.access import VisibleItem
+from resolvers.schedule_listing import ItemRow
 from schema.loaders import Loaders
 from schema.types.users import User
 
@@ -98,10 +100,15 @@ class ScheduleItem:
     item_id: strawberry.Private[uuid.UUID]
     owner_id: strawberry.Private[uuid.UUID]
     loaders: strawberry.Private[Loaders]
+    # Set when the query that found the item also read its owner (lists do): no loader call,
+    # and `owner` resolves synchronously (see schema/fast_execution.py).
+    owner_user: strawberry.Private[User | None] = None
 
-    @strawberry.field
-    async def owner(self) -> User:
-        return await _user(self.loaders, self.owner_id)
+    @strawberry.field(graphql_type=User)
+    def owner(self) -> User | Awaitable[User]:
+        if self.owner_user is not None:
+            return self.owner_user
+        return _user(self.loaders, self.owner_id)
 
     @strawberry.field(description="Users who accepted a share of the item, with their bits.")
     async def subscribers(self) -> list[ScheduleSubscriber]:
@@ -112,6 +119,32 @@ class ScheduleItem:
             for row, user in zip(rows, users, strict=True)
             if user is not None
         ]
+
+    @classmethod
+    def of_row(cls, row: ItemRow, loaders: Loaders) -> ScheduleItem:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            title=row.title,
+            description=row.description,
+            start_at=row.start_at,
+            end_at=row.end_at,
+            timezone=row.timezone,
+            metadata=JSON(row.metadata),
+            status=ScheduleItemStatus(row.status),
+            source_type=SourceType(row.source_type),
+            permission=row.permission,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            item_id=row.id,
+            owner_id=row.owner_id,
+            loaders=loaders,
+            owner_user=User(
+                id=strawberry.ID(str(row.owner_id)),
+                username=row.owner_username,
+                avatar_url=row.owner_avatar_url,
+                bio=row.owner_bio,
+            ),
+        )
 
     @classmethod
     def of(cls, visible: VisibleItem, loaders: Loaders) -> ScheduleItem:

@@ -1,0 +1,1 @@
+"""The scenarios, each a coroutine `run(bench)` that appends rows to `bench.rows`."""
