@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     # Tortoise's asyncpg pool defaults to 5 connections, too few for a server process.
     database_pool_min: int = Field(default=1, ge=1)
     database_pool_max: int = Field(default=20, ge=1)
-    database_timeout_s: int = Field(default=5, ge=1)
 
     # How long a session confirmed live is trusted without asking the database again (revocations
     # reach every process at once through the event bus; this bounds a lost notification).

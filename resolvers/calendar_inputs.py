@@ -61,11 +61,22 @@ def _date_alone(value: Any) -> Any:
     return value
 
 
+def _representable(value: datetime | date) -> datetime | date:
+    # Converting between zones moves a datetime by up to a day; within a day of Python's
+    # smallest or largest datetime that would overflow (a 500), so such values are refused.
+    if isinstance(value, datetime) and not 1 < value.year < 9999:
+        raise ValueError("must be between the years 2 and 9998")
+    return value
+
+
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana)]
+Moment = Annotated[datetime, AfterValidator(_representable)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
-RangeBound = Annotated[datetime | date, BeforeValidator(_date_alone)]
+RangeBound = Annotated[
+    datetime | date, BeforeValidator(_date_alone), AfterValidator(_representable)
+]
 
 
 class SendFriendRequest(Input):
@@ -76,8 +87,8 @@ class SendFriendRequest(Input):
 class CreateScheduleItem(Input):
     title: Title
     description: Description | None = None
-    start_at: datetime
-    end_at: datetime | None = None
+    start_at: Moment
+    end_at: Moment | None = None
     timezone: TimeZoneName = "UTC"
     metadata: Metadata = Field(default_factory=dict)
 
@@ -88,8 +99,8 @@ class UpdateScheduleItem(Input):
 
     title: Title | None = None
     description: Description | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
+    start_at: Moment | None = None
+    end_at: Moment | None = None
     timezone: TimeZoneName | None = None
     metadata: Metadata | None = None
     status: ItemStatus | None = None

@@ -64,7 +64,10 @@ async def refresh_session(services: Services, refresh_token: str) -> SessionToke
             return await _tokens_for(services, row.session, row.session.user)
         await row.refresh_from_db(fields=["rotated_at"])  # a racing request rotated it first
         rotated_at = row.rotated_at or now
-    if (now - rotated_at).total_seconds() <= services.settings.refresh_reuse_grace_s:
+    grace = services.settings.refresh_reuse_grace_s
+    # `now` was read before a racing rotation, so the elapsed time can be negative: without a
+    # grace period every reuse revokes, however close the race.
+    if grace > 0 and (now - rotated_at).total_seconds() <= grace:
         return await _tokens_for(services, row.session, row.session.user)
     await revoke_sessions(services, AuthSession.filter(id=row.session_id))
     raise Unauthenticated(INVALID_REFRESH)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.execution import PreExecutionError, StreamExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 
 from infra.database import RETRY_AFTER_S, UNAVAILABLE_DETAIL, unreachable_service
 from resolvers.errors import DomainError, ErrorCode, ServiceUnavailable
@@ -76,9 +76,9 @@ def _is_variable_error(error: GraphQLError) -> bool:
     )
 
 
-def format_error(error: GraphQLError, *, before_execution: bool = False) -> GraphQLError:
-    """`error` with its `extensions.code`. `before_execution`: the document did not parse or
-    validate (a validation error about a variable, say an unused one, is not bad input)."""
+def format_error(error: GraphQLError, *, invalid_document: bool = False) -> GraphQLError:
+    """`error` with its `extensions.code`. `invalid_document`: a validation error of the document
+    (about a variable, say an unused one, it is still BAD_REQUEST, not bad input)."""
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
@@ -103,7 +103,7 @@ def format_error(error: GraphQLError, *, before_execution: bool = False) -> Grap
             f"Invalid {where}: {first['msg']}",
             {"code": ErrorCode.BAD_USER_INPUT.value, "errors": issues},
         )
-    if not before_execution and _is_variable_error(error):
+    if not invalid_document and _is_variable_error(error):
         return _coded(error, ErrorCode.BAD_USER_INPUT)
     if original is None or isinstance(original, _REQUEST_ERRORS):
         return _coded(error, ErrorCode.BAD_REQUEST)
@@ -118,10 +118,10 @@ def format_error(error: GraphQLError, *, before_execution: bool = False) -> Grap
     )
 
 
-def _format_in_place(error: GraphQLError, *, before_execution: bool) -> None:
+def _format_in_place(error: GraphQLError, *, invalid_document: bool) -> None:
     """Like `format_error`, keeping the error object: Strawberry's websocket handlers look at
     its class and original error to decide whether to close the socket."""
-    formatted = format_error(error, before_execution=before_execution)
+    formatted = format_error(error, invalid_document=invalid_document)
     if formatted is not error:
         error.message = formatted.message
         error.extensions = formatted.extensions
@@ -129,12 +129,19 @@ def _format_in_place(error: GraphQLError, *, before_execution: bool) -> None:
 
 class ErrorCodes(SchemaExtension):
     _streamed = False
+    # The validation errors of the document, by identity: graphql-core locates both a validation
+    # error about a variable and a variable it cannot coerce at the variable's definition, and
+    # on a subscription both come back as Strawberry's PreExecutionError.
+    _invalid: frozenset[int] = frozenset()
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        self._invalid = frozenset(map(id, self.execution_context.pre_execution_errors or ()))
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         self._streamed = True
-        before_execution = isinstance(result, PreExecutionError)
         for error in getattr(result, "errors", None) or ():
-            _format_in_place(error, before_execution=before_execution)
+            _format_in_place(error, invalid_document=id(error) in self._invalid)
         yield
 
     def on_operation(self) -> Iterator[None]:
@@ -144,8 +151,9 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            before_execution = isinstance(result, PreExecutionError)
-            result.errors = [format_error(e, before_execution=before_execution) for e in errors]
+            result.errors = [
+                format_error(e, invalid_document=id(e) in self._invalid) for e in errors
+            ]
         elif self.execution_context.pre_execution_errors:
             self.execution_context.pre_execution_errors = [
                 format_error(e) for e in self.execution_context.pre_execution_errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import overload
 
+import orjson
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError
@@ -127,6 +128,15 @@ class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(render_graphiql_page())
+
+    def encode_json(self, data: object) -> str | bytes:
+        # orjson: several times faster than the standard library's encoder Strawberry uses,
+        # and the same compact JSON. Values orjson refuses (integers beyond 64 bits in a JSON
+        # scalar) still go out, through the standard library.
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return super().encode_json(data)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -241,7 +241,8 @@ async def test_default_thread_is_the_most_recently_active(
 ) -> None:
     one, two = str(uuid.uuid4()), str(uuid.uuid4())
     ran = await run_once(api, alice, base, one, "first thread")
-    await run_once(api, alice, base, two, "second thread")
+    second = await run_once(api, alice, base, two, "second thread")
+    await settled_history(api, alice, two, second)
     body = await history(api, alice, route="any")
     assert body["threadId"] == two
     assert texts(body["snapshot"]["messages"])[0] == "second thread"
@@ -249,7 +250,8 @@ async def test_default_thread_is_the_most_recently_active(
     assert [t["id"] for t in threads] == [two, one]
     assert same_as_rest(await gql_history(api, alice), body)
 
-    await run_once(api, alice, base, one, "back to the first", after=ran[-1].id)
+    third = await run_once(api, alice, base, one, "back to the first", after=ran[-1].id)
+    await settled_history(api, alice, one, third)
     body = await history(api, alice, route="any")
     assert body["threadId"] == one
     assert texts(body["snapshot"]["messages"])[-2] == "back to the first"

@@ -23,7 +23,13 @@ from tests.support.graphql_http_audit import (
     arun_audits,
     documented_deviations,
 )
-from tests.support.live_server import live_server
+from tests.support.live_server import (
+    PROTOCOLS,
+    auth_payload,
+    error_code,
+    gql_socket,
+    live_server,
+)
 
 # graphql-http 1.23.1 has 13 MUST, 23 SHOULD and 25 MAY server audits; fewer means the harness
 # lost some (a broken install, an audit that was not run).
@@ -181,3 +187,22 @@ async def test_exception_outside_the_operation_is_masked(
     assert gql_code(answer) == "INTERNAL", answer
     assert "secret" not in r.text
     assert any("unhandled error" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_unused_variable_is_bad_request_over_websockets(
+    api: Api, app: Any, protocol: str
+) -> None:
+    """A validation error about a variable is BAD_REQUEST, a variable that cannot be coerced
+    BAD_USER_INPUT, over websockets too (where both come back before execution)."""
+    account = await api.quick_user()
+    async with (
+        live_server(app) as url,
+        gql_socket(url, protocol, auth_payload(account.access_token)) as socket,
+    ):
+        op = await socket.subscribe("subscription($x: ID) { inboxMessages { id } }")
+        assert error_code(await socket.event(op)) == "BAD_REQUEST"
+        op = await socket.subscribe(
+            "subscription($x: ID!) { scheduleItemChanged(id: $x) { kind } }"
+        )
+        assert error_code(await socket.event(op)) == "BAD_USER_INPUT"
