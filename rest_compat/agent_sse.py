@@ -17,6 +17,24 @@ _QUEUE = 64  # encoded events held for a slow client; beyond it the stream's own
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
+# Every subscriber of a thread receives the very same event object from the stream's reader, so
+# an event is encoded once per process however many clients watch it. Keyed by the object's
+# identity (the entry keeps the object alive, so the identity cannot be reused meanwhile).
+_ENCODED_MAX = 4096
+_encoded_cache: dict[tuple[int, str], tuple[dict[str, Any], bytes]] = {}
+
+
+def _encoded(event_id: str, event: dict[str, Any]) -> bytes:
+    key = (id(event), event_id)
+    hit = _encoded_cache.get(key)
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    data = format_sse(event_id, str(event.get("type")), orjson.dumps(event).decode())
+    if len(_encoded_cache) >= _ENCODED_MAX:
+        del _encoded_cache[next(iter(_encoded_cache))]  # the oldest entry
+    _encoded_cache[key] = (event, data)
+    return data
+
 
 async def _sse(
     events: AsyncIterator[tuple[str, dict[str, Any]]],
@@ -30,9 +48,7 @@ async def _sse(
     async def pump() -> None:
         try:
             async for event_id, event in events:
-                await queue.put(
-                    format_sse(event_id, str(event.get("type")), orjson.dumps(event).decode())
-                )
+                await queue.put(_encoded(event_id, event))
         finally:
             await queue.put(None)
 
@@ -40,7 +56,10 @@ async def _sse(
     try:
         while True:
             try:
-                chunk = await asyncio.wait_for(queue.get(), keepalive_s)
+                # asyncio.timeout, not wait_for: wait_for wraps every get in a task of its own,
+                # which with a thousand subscribers is most of the cost of an event.
+                async with asyncio.timeout(keepalive_s):
+                    chunk = await queue.get()
             except TimeoutError:
                 yield keepalive()
                 continue
