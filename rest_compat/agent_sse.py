@@ -41,9 +41,12 @@ async def _sse(
     keepalive_s: float,
     on_close: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
-    # The events are pumped by a task of their own, so waiting for the next one can time out
-    # (and send a keep-alive) without cancelling the reader in the middle of an event.
+    # The events are pumped by a task of their own, so that a keep-alive can be sent while the
+    # reader waits, without cancelling it in the middle of an event. Keep-alives come from a
+    # ticker that wakes once per interval, not from a timeout around every event: a timer per
+    # event and subscriber is most of the cost of fanning an event out to many clients.
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE)
+    active = [False]  # something was sent since the ticker's last look
 
     async def pump() -> None:
         try:
@@ -52,26 +55,42 @@ async def _sse(
         finally:
             await queue.put(None)
 
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(keepalive_s)
+            if not active[0] and queue.empty():
+                queue.put_nowait(keepalive())
+            active[0] = False
+
     task = asyncio.create_task(pump())
+    ticking = asyncio.create_task(ticker())
     try:
         while True:
-            try:
-                # asyncio.timeout, not wait_for: wait_for wraps every get in a task of its own,
-                # which with a thousand subscribers is most of the cost of an event.
-                async with asyncio.timeout(keepalive_s):
-                    chunk = await queue.get()
-            except TimeoutError:
-                yield keepalive()
-                continue
+            chunk = await queue.get()
             if chunk is None:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
                 return
-            yield chunk
+            # Whatever else is already waiting goes out in the same write: each write passes
+            # through the whole middleware stack, so a busy stream sends fewer, larger ones.
+            chunks = [chunk]
+            ended = False
+            while not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    ended = True
+                    break
+                chunks.append(more)
+            active[0] = True
+            yield b"".join(chunks)
+            if ended:
+                return
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for background in (task, ticking):
+            background.cancel()
+        for background in (task, ticking):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await background
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):
