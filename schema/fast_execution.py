@@ -35,6 +35,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    OperationType,
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -63,6 +64,10 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     def _plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Completer | None:
+        if self.operation.operation is OperationType.SUBSCRIPTION:
+            # Each event of a subscription gets an executor of its own, so a plan would be
+            # compiled for every event, at more cost than the few fields it would save.
+            return None
         plans: dict[int, Completer | None] = self.__dict__.setdefault("_fast_plans", {})
         key = id(field_details_list)
         if key not in plans:
