@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.support.backend import detect
-from tests.support.server_process import ServerProcess, run_cli, running_server
+from tests.support.fuzz_server import fuzz_database, fuzz_server, sign_up
+from tests.support.server_process import ServerProcess
 
 BACKEND = detect()
 CHECKS = ",".join(
@@ -33,59 +32,20 @@ CHECKS = ",".join(
 
 @pytest.fixture(scope="module")
 def database_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if BACKEND.database_url is None:
-        yield {}
-        return
-    import asyncio
-
-    name = f"rt_fuzz_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(BACKEND.database_url)
-        await connection.execute(sql)
-        await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = BACKEND.database_url.rsplit("/", 1)[0] + "/" + name
-    env = {
-        "DATABASE_URL": url,
-        "REDIS_URL": BACKEND.redis_url or "",
-        "REDIS_PREFIX": f"rt-fuzz-{uuid.uuid4().hex[:8]}:",
-    }
-    migrated = run_cli("migrate", cwd=tmp_path_factory.mktemp("migrate"), env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    yield env
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fuzz_database("fuzz", tmp_path_factory.mktemp("migrate")) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, database_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
-    env = {
-        "JWT_SECRET": "fuzz-secret-" + "x" * 32,
-        # POST /agent streams its run: someone must execute it, with or without Redis.
-        "AGENT_WORKER_IN_SERVER": "true",
-        **database_env,
-    }
-    with running_server(tmp_path_factory.mktemp("fuzz"), env) as process:
+    with fuzz_server("fuzz", tmp_path_factory.mktemp("fuzz"), database_env) as process:
         yield process
 
 
 def _sign_up(server: ServerProcess) -> str:
-    email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
-    with httpx.Client(base_url=server.base_url + "/api/v1") as client:
-        mark = len(server.log())
-        r = client.post(
-            "/auth/verifications",
-            json={"username": "fuzzer" + email[5:9], "email": email, "password": "fuzz-pass"},
-        )
-        assert r.status_code == 202, r.text
-        code = server.wait_for_log(r"Use the code (\d{6})", after=mark).group(1)
-        r = client.post("/auth/verify", json={"type": "signup", "email": email, "token": code})
-        assert r.status_code == 200, r.text
-        token: str = r.json()["access_token"]
-        return token
+    return sign_up(server, "fuzz")
 
 
 def test_no_5xx_and_every_response_matches_the_openapi_document(

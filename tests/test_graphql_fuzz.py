@@ -19,20 +19,18 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 
 from resolvers.errors import ErrorCode
 from tests.support.backend import detect
 from tests.support.client import Api, gql_code
-from tests.support.server_process import REPO_ROOT, ServerProcess, run_cli, running_server
+from tests.support.fuzz_server import fuzz_database, fuzz_server, sign_up
+from tests.support.server_process import REPO_ROOT, ServerProcess
 
 BACKEND = detect()
 CHECK = "graphql_contract_errors"
@@ -151,59 +149,20 @@ def _hooks_file(directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def database_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if BACKEND.database_url is None:
-        yield {}
-        return
-    import asyncio
-
-    name = f"rt_gqlfuzz_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(BACKEND.database_url)
-        await connection.execute(sql)
-        await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = BACKEND.database_url.rsplit("/", 1)[0] + "/" + name
-    env = {
-        "DATABASE_URL": url,
-        "REDIS_URL": BACKEND.redis_url or "",
-        "REDIS_PREFIX": f"rt-gqlfuzz-{uuid.uuid4().hex[:8]}:",
-    }
-    migrated = run_cli("migrate", cwd=tmp_path_factory.mktemp("migrate"), env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    yield env
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fuzz_database("gqlfuzz", tmp_path_factory.mktemp("migrate")) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, database_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
-    env = {
-        "JWT_SECRET": "gql-fuzz-secret-" + "x" * 32,
-        # startAgentRun queues a run: someone must execute it, with or without Redis.
-        "AGENT_WORKER_IN_SERVER": "true",
-        **database_env,
-    }
-    with running_server(tmp_path_factory.mktemp("gqlfuzz"), env) as process:
+    with fuzz_server("gqlfuzz", tmp_path_factory.mktemp("gqlfuzz"), database_env) as process:
         yield process
 
 
 def _sign_up(server: ServerProcess) -> str:
-    email = f"gqlfuzz-{uuid.uuid4().hex[:8]}@example.com"
-    with httpx.Client(base_url=server.base_url + "/api/v1") as client:
-        mark = len(server.log())
-        r = client.post(
-            "/auth/verifications",
-            json={"username": "gqlfuzz" + email[8:12], "email": email, "password": "fuzz-pass"},
-        )
-        assert r.status_code == 202, r.text
-        code = server.wait_for_log(r"Use the code (\d{6})", after=mark).group(1)
-        r = client.post("/auth/verify", json={"type": "signup", "email": email, "token": code})
-        assert r.status_code == 200, r.text
-        token: str = r.json()["access_token"]
-        return token
+    return sign_up(server, "gqlfuzz")
 
 
 def test_graphql_fuzz_no_5xx_and_no_internal_error(server: ServerProcess, tmp_path: Path) -> None:
