@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import overload
 
 import orjson
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
@@ -121,10 +124,26 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             self.tasks.pop(operation_id, None)
 
 
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """Sends every protocol message as a text frame. Both websocket protocols define their
+    messages as stringified JSON; Strawberry sends whatever `encode_json` returns, and our
+    orjson bytes went out as binary frames, which every stock client (gql, graphql-ws in a
+    browser, Apollo) refuses or cannot parse."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
     """Serves GraphiQL with its scripts from this server instead of a CDN."""
 
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(render_graphiql_page())

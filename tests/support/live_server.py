@@ -105,6 +105,8 @@ class GqlSocket:
     async def _receive(self, seconds: float) -> dict[str, Any]:
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), seconds)
+            # Both protocols send stringified JSON: a binary frame breaks every stock client.
+            assert isinstance(raw, str), f"binary websocket frame: {raw[:200]!r}"
             message: dict[str, Any] = json.loads(raw)
             if message.get("type") in ("ka", "ping", "pong"):
                 if message["type"] == "ping":
