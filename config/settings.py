@@ -15,6 +15,17 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Secrets written in this repository's files (compose file, docs, examples): anyone can read
+# them, so production refuses them. Extend it with every placeholder a file of ours shows.
+PUBLISHED_SECRETS = frozenset({"change-me-to-a-long-random-string-in-production"})
+# Words that mark a value as "fill me in", whatever text surrounds them.
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "change_me", "replace-me", "your-secret")
+
+
+def is_published_secret(secret: str) -> bool:
+    folded = secret.strip().lower()
+    return folded in PUBLISHED_SECRETS or any(marker in folded for marker in PLACEHOLDER_MARKERS)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
@@ -92,13 +103,20 @@ class Settings(BaseSettings):
     rate_limit_verify_ip: str = "60/hour"
     rate_limit_login_email: str = "10 per 15 minutes"
     rate_limit_login_ip: str = "50 per 15 minutes"
+    # Exact-email user searches per user: each tells whether an address has an account.
+    rate_limit_email_lookup_user: str = "20/hour"
 
     # --- abuse limits ---
     # Request bodies (REST and GraphQL over HTTP) above this many bytes: 413 (server/body_limit.py).
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
-    # Agent SSE streams + GraphQL subscriptions one user may hold open at once, per server
-    # process (infra/stream_caps.py); over it: 429 / RATE_LIMITED.
+    # Agent SSE streams + GraphQL subscriptions one user may hold open at once, across every
+    # server process (infra/stream_caps.py); over it: 429 / RATE_LIMITED.
     max_streams_per_user: int = Field(default=20, ge=1)
+    # GraphQL websockets one user may hold open at once, across processes (close 4429).
+    max_ws_connections_per_user: int = Field(default=10, ge=1)
+    # The lease of a slot of those two caps on Redis: a process that dies holds its slots at most
+    # this long (its live slots are renewed every third of it).
+    stream_lease_s: float = Field(default=30.0, ge=1, le=3600)
     # Seconds a GraphQL websocket may stay open before its `connection_init` (close 4408).
     ws_connection_init_timeout_s: float = Field(default=10.0, gt=0)
 
@@ -146,6 +164,11 @@ class Settings(BaseSettings):
                 raise ValueError("JWT_SECRET is required when ENV=production")
             if len(self.jwt_secret.get_secret_value().encode()) < 32:
                 raise ValueError("JWT_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
+            if is_published_secret(self.jwt_secret.get_secret_value()):
+                raise ValueError(
+                    "JWT_SECRET is a placeholder published with the source code; "
+                    "generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
         return self
 
     @property

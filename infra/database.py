@@ -209,12 +209,20 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _ensure_sqlite_directory(settings: Settings) -> None:
+def sqlite_file(settings: Settings) -> Path | None:
+    """The absolute path of the SQLite database file; None on PostgreSQL or in memory."""
     if settings.uses_postgres:
-        return
+        return None
     path = settings.database_url.split("://", 1)[1].split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not path or path == ":memory:":
+        return None
+    return Path(path).resolve()
+
+
+def _ensure_sqlite_directory(settings: Settings) -> None:
+    path = sqlite_file(settings)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 async def init_database(settings: Settings, *, create_db: bool = False) -> None:

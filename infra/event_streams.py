@@ -438,6 +438,10 @@ class RedisEventStreams(EventStreams):
     async def read_after(
         self, thread_id: str, after: str | None, count: int = _PAGE
     ) -> list[tuple[str, Event]]:
+        if after is not None and _require_id(after) == (_U64_MAX, _U64_MAX):
+            # Nothing can follow the largest id, and Redis refuses an exclusive range from it
+            # ("invalid start ID"), which ended such a stream with a 500 after its headers.
+            return []
         start = "-" if after is None else "(" + _format_id(_require_id(after))
         entries = await self._redis.xrange(self._key(thread_id), start, "+", count=count)
         return [item for item in map(_entry, entries or ()) if item is not None]

@@ -35,7 +35,7 @@ class ConsoleMailer:
     """Development mailer: the message, code included, goes to the log."""
 
     async def send(self, mail: Mail) -> None:
-        log.warning("mail to %s | %s\n%s", mail.to, mail.subject, mail.text)
+        log.info("mail to %s | %s\n%s", mail.to, mail.subject, mail.text)
 
 
 class SmtpMailer:

@@ -4,26 +4,44 @@ import uuid
 from typing import TYPE_CHECKING
 
 from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
+
+# Open sign-up claims one email may hold at once; a request for one more is refused (429).
+MAX_CLAIMS_PER_EMAIL = 5
 
 if TYPE_CHECKING:
     from models.users import User
 
 
 class PendingSignup(Model):
-    # A sign-up waiting for its emailed code; becomes a `User` on confirmation.
+    # One claim on an unconfirmed email: a (username, password) someone asked to sign up with.
+    # An email holds up to MAX_CLAIMS_PER_EMAIL of them, one per `slot`, so that the database,
+    # not a check in Python, bounds them under concurrent requests. Confirming the email's code
+    # turns one claim into a `User` and discards the others.
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    email_key = fields.CharField(max_length=254, unique=True)
+    email_key = fields.CharField(max_length=254)
+    slot = fields.SmallIntField()  # 0 .. MAX_CLAIMS_PER_EMAIL - 1
     email = fields.CharField(max_length=254)
     username = fields.CharField(max_length=30)
+    username_key = fields.CharField(max_length=30)
     password_hash = fields.CharField(max_length=255)
     invite_code = fields.CharField(max_length=8, null=True)
+    # The window of the email's latest sign-up code: every code issued for the email moves
+    # the expiry of all its open claims to it.
+    expires_at = fields.DatetimeField()
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "pending_signups"
+        unique_together = (("email_key", "slot"),)
+        constraints = (
+            CheckConstraint(
+                check=f"slot >= 0 AND slot < {MAX_CLAIMS_PER_EMAIL}", name="pending_signup_slot"
+            ),
+        )
 
 
 class VerificationCode(Model):

@@ -16,9 +16,11 @@ import orjson
 from ag_ui.core import RunAgentInput, ToolMessage
 from pydantic import ValidationError
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from infra.services import Services
 from models import AgentRun, AgentThread
+from models.agent import UNFINISHED
 from resolvers.agent_threads import (
     NOT_YOURS,
     load_messages,
@@ -26,7 +28,7 @@ from resolvers.agent_threads import (
     own_or_create_thread,
     pending_approvals,
 )
-from resolvers.errors import Forbidden, InvalidInput, NotFound
+from resolvers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from resolvers.input_base import _storable
 from resolvers.viewer import Viewer
 
@@ -141,19 +143,54 @@ async def accept_run(
         if path_thread_id is not None:
             raise NotFound("No agent thread with this id: start it with POST /agent/runs.")
         thread = await own_or_create_thread(viewer, thread_key)
+    stored_input = run_input.model_dump(by_alias=True, exclude_none=True, mode="json")
     try:
-        run = await AgentRun.create(
-            thread_id=thread.id,
-            run_id=run_input.run_id,
-            task_id=secrets.token_hex(16),
-            input=run_input.model_dump(by_alias=True, exclude_none=True, mode="json"),
-        )
+        async with in_transaction():
+            await _claim_answers(thread.id, run_input.run_id, stored_input)
+            run = await AgentRun.create(
+                thread_id=thread.id,
+                run_id=run_input.run_id,
+                task_id=secrets.token_hex(16),
+                input=stored_input,
+            )
     except IntegrityError:
         # The same (threadId, runId) was accepted concurrently: that one is the run.
         run = await AgentRun.get(thread_id=thread.id, run_id=run_input.run_id)
         return _ticket(run, created=False)
     await services.run_queue.submit(run.id)
     return _ticket(run, created=True)
+
+
+def _answers(stored_input: dict[str, Any]) -> set[str]:
+    """The interrupts a run input answers, as interrupt ids (a legacy tool message answers the
+    interrupt `approval-<toolCallId>`, the same id a resume entry names)."""
+    answered = {str(entry.get("interruptId")) for entry in stored_input.get("resume") or ()}
+    for message in stored_input.get("messages") or ():
+        if message.get("role") == "tool" and message.get("toolCallId"):
+            answered.add(f"approval-{message['toolCallId']}")
+    return answered
+
+
+async def _claim_answers(thread_id: uuid.UUID, run_id: str, stored_input: dict[str, Any]) -> None:
+    """409 when a run accepted earlier and not finished yet answers one of the same interrupts.
+
+    Answers are checked against what is open when a run is accepted, but the thread only
+    changes when that run executes: two resumes sent at once would both find the approval open
+    and both be accepted. Locking the thread row (on PostgreSQL; SQLite runs one transaction at
+    a time anyway) serializes the check with the insert of the run that wins."""
+    answered = _answers(stored_input)
+    if not answered:
+        return
+    await AgentThread.select_for_update().filter(id=thread_id).first()
+    # The same runId again is the same run: its insert fails and the existing run is answered.
+    pending = (
+        await AgentRun.filter(thread_id=thread_id, status__in=UNFINISHED)
+        .exclude(run_id=run_id)
+        .values_list("input", flat=True)
+    )
+    for other in pending:
+        if isinstance(other, dict) and answered & _answers(other):
+            raise Conflict("Another run answering the same approval was accepted; it goes first.")
 
 
 def _ticket(run: AgentRun, *, created: bool) -> RunTicket:

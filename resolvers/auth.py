@@ -8,7 +8,6 @@ dummy hash when the user does not exist, so it costs the same time.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -17,7 +16,7 @@ from infra.mail import Mail
 from infra.rate_limits import RateLimitExceeded
 from infra.services import Services
 from models import AuthSession, PendingSignup, User
-from resolvers import invites, verification
+from resolvers import invites, signup_claims, verification
 from resolvers.errors import Conflict, RateLimited, Unauthenticated
 from resolvers.inputs import ResendRequest, SignInRequest, SignupRequest, VerifyRequest
 from resolvers.sessions import SessionTokens, open_session, revoke_sessions
@@ -41,8 +40,10 @@ async def request_signup(services: Services, request: SignupRequest, ip: str) ->
     except RateLimitExceeded as exc:
         raise RateLimited(exc.retry_after) from None
     email_key = request.email.lower()
-    # Hashed before the branch so that both answers take the same time.
+    # One Argon2 hash and one verification before the branch, so that every answer takes the
+    # same time whether the email has an account, claims, or nothing.
     password_hash = await services.passwords.hash(request.password)
+    repeat = await signup_claims.find_repeat(services, email_key, request)
     if await User.filter(email_key=email_key).exists():
         await verification.count_code_request(services, email_key, "signup", ip)
         services.mail.send(_notice_mail(request.email))
@@ -50,19 +51,10 @@ async def request_signup(services: Services, request: SignupRequest, ip: str) ->
     if await User.filter(username_key=request.username.lower()).exists():
         raise Conflict(USERNAME_TAKEN)
     await verification.count_code_request(services, email_key, "signup", ip)
-    values: dict[str, Any] = {
-        "email": request.email,
-        "username": request.username,
-        "password_hash": password_hash,
-        "invite_code": request.invite_code,
-    }
-    if not await PendingSignup.filter(email_key=email_key).update(**values):
-        try:
-            await PendingSignup.create(**values, email_key=email_key)
-        except IntegrityError:
-            await PendingSignup.filter(email_key=email_key).update(**values)
-    code = await verification.issue_code(services, email_key=email_key, purpose="signup")
-    services.mail.send(verification.code_mail(request.email, code, "signup"))
+    await signup_claims.record(services, email_key, request, password_hash, repeat)
+    issued = await verification.issue_code(services, email_key=email_key, purpose="signup")
+    await signup_claims.extend(email_key, issued.expires_at)
+    services.mail.send(verification.signup_mail(request.email, issued.code, [request.username]))
     return request.email
 
 
@@ -71,40 +63,46 @@ async def resend_code(services: Services, request: ResendRequest, ip: str) -> No
     email_key = request.email.lower()
     await verification.count_code_request(services, email_key, request.type, ip)
     if request.type == "signup":
-        pending = await PendingSignup.get_or_none(email_key=email_key)
-        target = None if pending is None else pending.email
-        if target is not None and await User.filter(email_key=email_key).exists():
-            target = None
-    else:
-        user = await User.get_or_none(email_key=email_key)
-        target = None if user is None else user.email
-    if target is None:
+        claims = await signup_claims.open_claims(email_key)
+        if not claims or await User.filter(email_key=email_key).exists():
+            return
+        issued = await verification.issue_code(services, email_key=email_key, purpose="signup")
+        await signup_claims.extend(email_key, issued.expires_at)
+        usernames = [claim.username for claim in claims]
+        services.mail.send(verification.signup_mail(claims[-1].email, issued.code, usernames))
         return
-    code = await verification.issue_code(services, email_key=email_key, purpose=request.type)
-    services.mail.send(verification.code_mail(target, code, request.type))
+    user = await User.get_or_none(email_key=email_key)
+    if user is None:
+        return
+    issued = await verification.issue_code(services, email_key=email_key, purpose="recovery")
+    services.mail.send(verification.recovery_mail(user.email, issued.code))
 
 
 async def verify_signup(services: Services, request: VerifyRequest, ip: str) -> SessionTokens:
+    """Confirm one claim of the email with its code (and password, when several are open).
+    A refusal before the transaction leaves the code usable for its remaining tries."""
     email_key = request.email.lower()
-    await verification.consume_code(
+    code_id = await verification.check_code(
         services, email_key=email_key, purpose="signup", code=request.token, ip=ip
     )
-    pending = await PendingSignup.get_or_none(email_key=email_key)
-    if pending is None:
-        raise Unauthenticated(verification.INVALID_CODE)
+    claim = await signup_claims.choose(services, email_key, request.password)
     try:
         async with in_transaction():
+            # Using the code up first serialises racing confirmations: the loser waits on the
+            # code's row, then finds it used and creates nothing.
+            if not await verification.use_code(code_id):
+                raise Unauthenticated(verification.INVALID_CODE)
             user = await User.create(
-                username=pending.username,
-                username_key=pending.username.lower(),
-                email=pending.email,
+                username=claim.username,
+                username_key=claim.username_key,
+                email=claim.email,
                 email_key=email_key,
-                password_hash=pending.password_hash,
+                password_hash=claim.password_hash,
                 email_confirmed_at=datetime.now(UTC),
             )
             await invites.create_code(owner_id=user.id, personal=True)
-            await invites.redeem(user, pending.invite_code)
-            await pending.delete()
+            await invites.redeem(user, claim.invite_code)
+            await PendingSignup.filter(email_key=email_key).delete()
     except IntegrityError:
         if await User.filter(email_key=email_key).exists():
             raise Unauthenticated(verification.INVALID_CODE) from None

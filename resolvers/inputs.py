@@ -7,6 +7,7 @@ way (422 / BAD_USER_INPUT).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -43,10 +44,21 @@ def _key_fits(value: str) -> str:
     return value
 
 
+def _no_invisible_characters(value: str) -> str:
+    # The pattern's `\w` (Unicode, as pydantic's regex engine reads it) admits the zero-width
+    # joiner and non-joiner, so "ann" + U+200D would look exactly like "ann" in every list. Format
+    # characters (category Cf: zero-width ones, bidi marks and overrides) never make a name
+    # readable, only spoofable, so none is allowed.
+    if any(unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError("must not contain invisible or text-direction characters")
+    return value
+
+
 Username = Annotated[
     str,
     StringConstraints(min_length=3, max_length=30, pattern=r"^[\w.\-]+$", strict=True),
     AfterValidator(_key_fits),
+    AfterValidator(_no_invisible_characters),
 ]
 Password = Annotated[str, StringConstraints(min_length=6, max_length=128)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
@@ -80,6 +92,11 @@ class VerifyRequest(Input):
     email: Email
     token: Code
     new_password: Password | None = None
+    password: Password | None = Field(
+        default=None,
+        description="Sign-up only: the password chosen at sign-up. Required when several "
+        "sign-ups are pending for the email (409 without it).",
+    )
 
     @model_validator(mode="after")
     def _recovery_needs_password(self) -> VerifyRequest:

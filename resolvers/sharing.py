@@ -13,10 +13,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from infra.services import Services
-from models import InboxMessage, ScheduleSubscription, User
+from models import InboxMessage, ScheduleItem, ScheduleSubscription, User
 from models.schedule import INVITE, VIEW
 from resolvers import events
-from resolvers.access import bits, visible_item
+from resolvers.access import NOT_FOUND, bits, visible_item
 from resolvers.calendar_inputs import ShareScheduleItem
 from resolvers.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from resolvers.viewer import Viewer
@@ -52,7 +52,9 @@ async def share_item(
     )
     if already:
         raise Conflict("This user already has this schedule item.")
-    content = f"{viewer.email} shared “{item.title}” with you."
+    # The username: a user's email is shown to nobody else (search never returns it either).
+    sender = await User.get(id=viewer.user_id).only("id", "username")
+    content = f"{sender.username} shared “{item.title}” with you."
     key = f"{item.id}:{recipient.id}"
     values: dict[str, Any] = {
         "sender_id": viewer.user_id,
@@ -68,6 +70,17 @@ async def share_item(
         schedule_item_id=item.id,
         status="pending",
     )
+    # The item may have been deleted since it was read above: its deletion voids the pending
+    # invitations it finds, but not one written after it looked. Re-reading after the write
+    # closes that gap (either the deletion sees our invitation, or we see the deletion); the
+    # row lock makes the re-read wait for a deletion in progress instead of reading past it.
+    async with in_transaction():
+        still_there = await ScheduleItem.select_for_update().filter(id=item.id, deleted_at=None)
+    if not still_there:
+        await InboxMessage.filter(id=message_id, status="pending").update(
+            status="dismissed", open_invitation=None
+        )
+        raise NotFound(NOT_FOUND)
     # A replaced invitation is announced again: subscribers see its new bits.
     await events.inbox_message_created(services, recipient.id, message_id)
     return f"Invitation sent to {recipient.email}"

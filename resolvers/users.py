@@ -7,8 +7,10 @@ import uuid
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Length
 
+from infra.rate_limits import RateLimitExceeded
+from infra.services import Services
 from models import User
-from resolvers.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from resolvers.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from resolvers.inputs import SearchUsersRequest, UpdateMeRequest
 from resolvers.viewer import Viewer
 
@@ -47,12 +49,15 @@ async def update_me(viewer: Viewer, request: UpdateMeRequest) -> User:
     return user
 
 
-async def search_users(viewer: Viewer, request: SearchUsersRequest) -> list[User]:
+async def search_users(
+    services: Services, viewer: Viewer, request: SearchUsersRequest
+) -> list[User]:
     """`@` means an exact email match; otherwise username substring, prefix matches first,
     then the shortest names. Never the caller."""
     query = request.query.strip().lower()
     others = User.exclude(id=viewer.user_id)
     if "@" in query:
+        await _count_email_lookup(services, viewer)
         return await others.filter(email_key=query).limit(1)
     if not query:
         return []
@@ -73,6 +78,16 @@ async def search_users(viewer: Viewer, request: SearchUsersRequest) -> list[User
         .limit(SEARCH_LIMIT - len(prefix))
     )
     return [*prefix, *infix]
+
+
+async def _count_email_lookup(services: Services, viewer: Viewer) -> None:
+    """An exact-email search tells whether the address has an account: each user gets
+    `RATE_LIMIT_EMAIL_LOOKUP_USER` of them, found or not."""
+    rule = services.settings.rate_limit_email_lookup_user
+    try:
+        await services.limiter.hit(rule, "email-lookup-user", str(viewer.user_id))
+    except RateLimitExceeded as exc:
+        raise RateLimited(exc.retry_after) from None
 
 
 async def lookup_by_email(viewer: Viewer, email: str) -> User:

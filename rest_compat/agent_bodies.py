@@ -1,12 +1,31 @@
-"""Response bodies of the agent routes."""
+"""Request and response bodies of the agent routes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from resolvers.agent_runs import RunTicket
+
+ResumeInput = Annotated[
+    dict[str, Any],
+    Body(
+        description="An AG-UI 1.0 RunAgentInput continuing the thread: threadId (the path's), "
+        "runId, and optionally messages (default none), resume, state, tools, context, "
+        "forwardedProps, parentRunId",
+    ),
+]
+
+
+def resume_input(body: dict[str, Any]) -> dict[str, Any]:
+    """The resume body as a RunAgentInput: `messages` may be left out.
+
+    A resume that only answers interrupts has no new message to send, and AG-UI's
+    RunAgentInput requires the field; a start still has to send it.
+    """
+    return body if "messages" in body else {**body, "messages": []}
 
 
 class RunTicketBody(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from infra.services import Services
@@ -38,6 +38,32 @@ async def current_viewer(
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+
+
+async def stream_viewer(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[
+        str | None,
+        Query(
+            description="The access token, for clients that cannot send headers (a browser's "
+            "EventSource); the Authorization header wins when both are sent",
+        ),
+    ] = None,
+) -> Viewer:
+    """The caller of an SSE route: a browser's `EventSource` cannot send an Authorization
+    header, so the token may come as `?access_token=` here (and only here: a token in a URL
+    reaches logs and histories; `server/log_redaction.py` keeps it out of ours)."""
+    if credentials is not None:
+        return await authenticate(services, credentials.credentials)
+    if access_token is None:
+        raise Unauthenticated(
+            "Authentication required: send 'Authorization: Bearer <token>' or ?access_token=."
+        )
+    return await authenticate(services, access_token)
+
+
+StreamViewerDep = Annotated[Viewer, Depends(stream_viewer)]
 ClientIp = Annotated[str, Depends(client_ip)]
 
 

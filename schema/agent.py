@@ -16,6 +16,7 @@ from schema.context import GqlInfo, require_viewer
 from schema.subscription import stream_slot
 from schema.types.agent import AgentEvent, AgentHistoryDay, AgentRunTicket, AgentThread
 from subscriptions.agent_events import check_cursor, open_thread_events
+from subscriptions.session_bound import until_signed_out
 
 
 def _thread_id(value: str, loc: str) -> uuid.UUID:
@@ -25,6 +26,14 @@ def _thread_id(value: str, loc: str) -> uuid.UUID:
         raise InvalidInput(
             "threadId must be a UUID.", [{"loc": [loc], "msg": "not a UUID"}]
         ) from None
+
+
+def _resume_input(value: object) -> object:
+    """A resume that only answers interrupts has no new message, and AG-UI's RunAgentInput
+    requires `messages`: a missing one is none (as on `POST /agent/runs/{id}/resume`)."""
+    if isinstance(value, dict) and "messages" not in value:
+        return {**value, "messages": []}
+    return value
 
 
 @strawberry.type
@@ -55,14 +64,15 @@ class AgentMutation:
         return AgentRunTicket.of(ticket)
 
     @strawberry.mutation(
-        description="Continue a thread, answering its open tool calls or approvals."
+        description="Continue a thread, answering its open tool calls or approvals; `input` is "
+        "an AG-UI RunAgentInput whose `messages` may be left out (none)."
     )
     async def resume_agent_run(
         self, info: GqlInfo, thread_id: strawberry.ID, input: JSON
     ) -> AgentRunTicket:
         viewer = await require_viewer(info)
         ticket = await agent_runs.accept_run(
-            info.context.services, viewer, input, path_thread_id=str(thread_id)
+            info.context.services, viewer, _resume_input(input), path_thread_id=str(thread_id)
         )
         return AgentRunTicket.of(ticket)
 
@@ -80,8 +90,10 @@ class AgentSubscription:
         cursor = check_cursor(after, ["after"])
         services = info.context.services
         key = _thread_id(thread_id, "threadId")
-        with stream_slot(info, viewer):
-            events = await open_thread_events(services, viewer, key, cursor)
+        with await stream_slot(info, viewer):
+            events = until_signed_out(
+                services, viewer, await open_thread_events(services, viewer, key, cursor)
+            )
             try:
                 async for event_id, event in events:
                     yield AgentEvent.of(event_id, event)

@@ -44,6 +44,11 @@ class ResendCodeInput:
 class VerifySignupInput:
     email: str
     token: str
+    password: str | None = strawberry.field(
+        default=None,
+        description="The password chosen at sign-up; required when several sign-ups are "
+        "pending for the email (otherwise CONFLICT).",
+    )
 
 
 @strawberry.input

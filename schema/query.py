@@ -36,7 +36,8 @@ class AccountQuery:
     @strawberry.field(description="Username substring search, or exact email when it has '@'.")
     async def search_users(self, info: GqlInfo, query: str) -> list[User]:
         viewer = await require_viewer(info)
-        found = await users.search_users(viewer, to_request(SearchUsersRequest, query=query))
+        request = to_request(SearchUsersRequest, query=query)
+        found = await users.search_users(info.context.services, viewer, request)
         return [User.of(u) for u in found]
 
     @strawberry.field(

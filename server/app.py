@@ -17,14 +17,16 @@ from infra.database import apply_migrations, close_database, init_database
 from infra.live_sessions import follow_revocations
 from infra.mail import Mailer
 from infra.services import Services
-from infra.stream_caps import StreamCaps
+from infra.stream_caps import build_stream_caps, build_ws_caps
 from infra.tasks import stop_task
 from rest_compat.problems import install_problem_handlers
 from rest_compat.router import router as rest_router
 from server.body_limit import BodyLimitMiddleware
 from server.graphiql import mount_graphiql_assets
 from server.graphql_app import graphql_router
+from server.log_redaction import install_log_redaction
 from server.request_id import RequestIdMiddleware
+from server.swagger_ui import install_swagger_ui
 from server.ws_limits import configure_websockets
 
 log = logging.getLogger("runtime_api")
@@ -40,7 +42,10 @@ def create_app(
     """Build the app. Tests pass `manage_database=False` and own the database themselves, and may
     pass the chat model the in-process worker uses (otherwise AGENT_MODEL decides)."""
     settings = settings or get_settings()
+    install_log_redaction()  # `?access_token=` of the SSE route stays out of the log
     services = Services.build(settings, mailer)
+    stream_caps = build_stream_caps(settings, services.redis)
+    ws_caps = build_ws_caps(settings, services.redis)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +66,8 @@ def create_app(
             await stop_task(revocations)
             if worker is not None:
                 await worker.stop()
+            await stream_caps.close()
+            await ws_caps.close()
             await services.close()
             if manage_database:
                 await close_database()
@@ -70,11 +77,12 @@ def create_app(
         version="1.0",
         summary="Accounts, friends, shared schedule items, inbox and an AG-UI agent runtime.",
         lifespan=lifespan,
-        docs_url="/docs" if not settings.is_production else None,
+        docs_url=None,  # our own /docs, with its assets served offline (below)
         redoc_url=None,
     )
     app.state.services = services
-    app.state.stream_caps = StreamCaps(settings.max_streams_per_user)
+    app.state.stream_caps = stream_caps
+    app.state.ws_caps = ws_caps
     install_problem_handlers(app)
     app.include_router(rest_router)
     graphql = graphql_router(settings, services)
@@ -82,6 +90,8 @@ def create_app(
     app.include_router(graphql)
     if settings.graphiql_enabled:
         mount_graphiql_assets(app)
+    if not settings.is_production:
+        install_swagger_ui(app)
     # Innermost of the middlewares: its 413 gets the CORS headers and the request id too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -40,6 +40,15 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]
         await close_database()
 
 
+def _log_sqlite_file(settings: Settings) -> None:
+    """The relative default resolves against the working directory: a server started from
+    another folder opens (and creates) another, empty database; the log says which."""
+    from infra.database import sqlite_file
+
+    path = sqlite_file(settings)
+    log.info("SQLite database: %s", path if path is not None else "in memory")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -50,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = Settings()
     _configure_logging(settings)
     if not settings.uses_postgres:
+        _log_sqlite_file(settings)
         cmd_migrate(args)
     uvicorn.run(
         "server.app:create_app",

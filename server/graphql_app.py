@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from typing import overload
 
@@ -147,6 +148,17 @@ class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(render_graphiql_page())
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested about a thousand levels deep makes the standard library's decoder raise
+        # RecursionError, which Strawberry does not catch (a 500 on HTTP, a dead socket task on
+        # websockets). As a JSONDecodeError it is what it is: a body we refuse to parse (400 on
+        # HTTP, 4400 on graphql-transport-ws; legacy graphql-ws ignores unparsable messages).
+        try:
+            return json.loads(data)
+        except RecursionError:
+            text = data.decode(errors="replace") if isinstance(data, bytes) else data
+            raise json.JSONDecodeError("JSON nested too deeply", text[:100], 0) from None
 
     def encode_json(self, data: object) -> str | bytes:
         # orjson: several times faster than the standard library's encoder Strawberry uses,

@@ -34,12 +34,12 @@ def stream_caps_of(app_state: Any) -> StreamCaps:
     return caps
 
 
-def hold_stream(caps: StreamCaps, viewer: Viewer) -> StreamSlot:
-    """One of the viewer's `MAX_STREAMS_PER_USER` slots for a long-lived stream (agent SSE or a
-    GraphQL subscription), or 429 / RATE_LIMITED when they all are in use. The caller releases
-    it when the stream ends."""
+async def hold_stream(caps: StreamCaps, viewer: Viewer) -> StreamSlot:
+    """One of the viewer's `MAX_STREAMS_PER_USER` slots (counted across processes) for a
+    long-lived stream (agent SSE or a GraphQL subscription), or 429 / RATE_LIMITED when they
+    all are in use. The caller releases it when the stream ends."""
     try:
-        return caps.acquire(viewer.user_id)
+        return await caps.acquire(viewer.user_id)
     except RateLimitExceeded as exc:
         raise RateLimited(exc.retry_after) from None
 

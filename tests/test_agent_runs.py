@@ -414,6 +414,48 @@ async def test_resume_entries_must_name_an_open_interrupt(
     invalid(await rest_resume(api, alice, thread_id, resume(interrupt, run_id="run-3")))
 
 
+async def test_a_resume_may_leave_out_messages_and_a_start_may_not(
+    api: Api, alice: Account, chat_model: ScriptedModel
+) -> None:
+    """A resume that only answers interrupts sends `threadId`, `runId`, `resume` (as the README
+    shows); `messages` is none then. A start without `messages` stays 422."""
+    started = run_input(new_thread(), "run-1")
+    del started["messages"]
+    error = invalid(await rest_start(api, alice, started))
+    assert ["body", "messages"] in [e["loc"] for e in error["errors"]], error
+    gql_error(await gql_start(api, alice, started), "BAD_USER_INPUT", "startAgentRun")
+    assert await AgentThread.all().count() == 0
+
+    async def waiting_for_approval() -> tuple[str, str]:
+        thread_id = new_thread()
+        arguments = {"title": "Lunch", "startAt": "2026-03-07T12:00:00+08:00"}
+        chat_model.add_turn(*tool_turn(CREATE_SCHEDULE_ITEM, arguments))
+        await start_run(api, alice, run_input(thread_id, "run-1", "schedule lunch"))
+        await wait_idle(thread_id)
+        [pending] = (await AgentThread.get(id=thread_id)).state["pendingApprovals"]
+        return thread_id, pending["interruptId"]
+
+    def approval(thread_id: str, interrupt_id: str) -> dict[str, Any]:
+        entry = {"interruptId": interrupt_id, "status": "resolved", "payload": {"approved": True}}
+        return {"threadId": thread_id, "runId": "run-2", "resume": [entry]}
+
+    # Both threads wait before either resumes: a resumed run's model turn must not take the
+    # scripted tool call meant for the other thread.
+    (over_rest, rest_interrupt), (over_graphql, gql_interrupt) = [
+        await waiting_for_approval() for _ in range(2)
+    ]
+    resumed = await rest_resume(api, alice, over_rest, approval(over_rest, rest_interrupt))
+    ticket_of(resumed, created=True)
+    answer = await gql_resume(api, alice, over_graphql, approval(over_graphql, gql_interrupt))
+    assert answer["data"]["resumeAgentRun"]["created"] is True, answer
+    for thread_id in (over_rest, over_graphql):
+        await wait_idle(thread_id)
+        thread = await AgentThread.get(id=thread_id)
+        assert thread.state["pendingApprovals"][0]["status"] == "approved", thread.state
+        resumed = await AgentRun.get(thread_id=thread_id, run_id="run-2")
+        assert resumed.input["messages"] == [], resumed.input
+
+
 # --- execution order ------------------------------------------------------------------------------
 
 

@@ -196,11 +196,11 @@ async def test_email_is_case_insensitive(t: Transport, mail: MailSink) -> None:
     assert await User.filter(email_key="alice@example.com").count() == 1
 
 
-async def test_rerequest_keeps_one_pending_signup_and_only_the_newest_code(
+async def test_repeated_request_keeps_one_claim_and_only_the_newest_code(
     t: Transport, mail: MailSink
 ) -> None:
     (await t.request_signup(**signup_body("alice"))).expect_ok()
-    (await t.request_signup(**signup_body("alice2", email="alice@example.com"))).expect_ok()
+    (await t.request_signup(**signup_body("alice"))).expect_ok()
     assert await PendingSignup.filter(email_key="alice@example.com").count() == 1
     assert await VerificationCode.filter(email_key="alice@example.com").count() == 1
     first = await mail.code_for("alice@example.com", 1)
@@ -209,6 +209,29 @@ async def test_rerequest_keeps_one_pending_signup_and_only_the_newest_code(
         (await t.verify_signup("alice@example.com", first)).expect("UNAUTHENTICATED")
     (await t.verify_signup("alice@example.com", second)).expect_ok()
     assert await User.filter(email_key="alice@example.com").count() == 1
+
+
+async def test_a_different_request_adds_a_claim_instead_of_replacing_it(
+    t: Transport, mail: MailSink
+) -> None:
+    """The claims themselves are in test_signup_claims.py; here, what the old single pending
+    sign-up did differently: the second request no longer overwrites the first."""
+    (await t.request_signup(**signup_body("alice"))).expect_ok()
+    (await t.request_signup(**signup_body("alice2", email="alice@example.com"))).expect_ok()
+    claims = await PendingSignup.filter(email_key="alice@example.com").order_by("created_at")
+    assert [c.username for c in claims] == ["alice", "alice2"]
+    code = await mail.code_for("alice@example.com", 2)
+    (await t.verify_signup("alice@example.com", code)).expect("CONFLICT")
+
+
+async def test_each_signup_mail_names_the_requested_username(t: Transport, mail: MailSink) -> None:
+    (await t.request_signup(**signup_body("alice"))).expect_ok()
+    (await t.request_signup(**signup_body("mallory", email="alice@example.com"))).expect_ok()
+    first, second = await mail.wait_for("alice@example.com", 2)
+    assert '"alice"' in first.text and "mallory" not in first.text
+    assert '"mallory"' in second.text and '"alice"' not in second.text
+    for message in (first, second):
+        assert "did not ask" in message.text and "ignore" in message.text
 
 
 # --- codes -----------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ import pytest
 
 import models
 from resolvers.inputs import INVITE_ALPHABET
-from tests.support.server_process import run_cli
+from tests.support.server_process import run_cli, running_server
 
 # Every model's table: `migrate` builds them all.
 TABLES = {getattr(models, name)._meta.db_table for name in models.__all__}
@@ -171,3 +173,23 @@ def test_production_refuses_to_start_without_a_long_secret(tmp_path: Path) -> No
         assert result.returncode == 0  # exports need no secret
         served = run_cli("migrate", cwd=tmp_path, env=env)
         assert served.returncode != 0 and "JWT_SECRET" in served.stderr, served.stderr
+
+
+def test_serve_names_its_sqlite_file_and_logs_console_mail_at_info(tmp_path: Path) -> None:
+    """The default database is relative to the working directory: the log gives its absolute
+    path (a server started elsewhere opens another, empty one). Console mail is ordinary
+    information, at INFO, not a warning."""
+    cwd = tmp_path / "elsewhere"
+    with running_server(cwd, env={}) as server:
+        database = (cwd / "data" / "runtime.db").resolve()
+        server.wait_for_log(rf"INFO runtime_api: SQLite database: {re.escape(str(database))}\n")
+        assert database.is_file()
+        signup = {"username": "infomail", "email": "info@example.com", "password": "pass word 1"}
+        request = urllib.request.Request(
+            f"{server.base_url}/api/v1/auth/verifications",
+            data=json.dumps(signup).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+        server.wait_for_log(r"INFO infra\.mail: mail to info@example\.com \| .*\d{6}")

@@ -11,9 +11,9 @@ from fastapi.responses import StreamingResponse
 
 from resolvers import agent_history, agent_runs
 from resolvers.errors import InvalidInput, NotFound
-from rest_compat.agent_bodies import HistoryEnvelope, RunTicketBody
+from rest_compat.agent_bodies import HistoryEnvelope, ResumeInput, RunTicketBody, resume_input
 from rest_compat.agent_sse import sse_response
-from rest_compat.deps import ServicesDep, ViewerDep
+from rest_compat.deps import ServicesDep, StreamViewerDep, ViewerDep
 from rest_compat.problems import problem_responses
 from subscriptions.agent_events import (
     check_cursor,
@@ -22,6 +22,7 @@ from subscriptions.agent_events import (
     run_events,
     stream_caps_of,
 )
+from subscriptions.session_bound import until_signed_out
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -71,9 +72,10 @@ async def start_run(services: ServicesDep, viewer: ViewerDep, body: RunInput) ->
     summary="Continue a thread: answer its open tool calls and approvals",
 )
 async def resume_run(
-    services: ServicesDep, viewer: ViewerDep, thread_id: ThreadPath, body: RunInput
+    services: ServicesDep, viewer: ViewerDep, thread_id: ThreadPath, body: ResumeInput
 ) -> RunTicketBody:
-    ticket = await agent_runs.accept_run(services, viewer, body, path_thread_id=thread_id)
+    run_input = resume_input(body)
+    ticket = await agent_runs.accept_run(services, viewer, run_input, path_thread_id=thread_id)
     return RunTicketBody.of(ticket)
 
 
@@ -86,7 +88,7 @@ async def resume_run(
 async def thread_events(
     request: Request,
     services: ServicesDep,
-    viewer: ViewerDep,
+    viewer: StreamViewerDep,
     thread_id: ThreadPath,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
@@ -99,12 +101,14 @@ async def thread_events(
     else:
         after = check_cursor(last_event_id_query, ["query", "lastEventId"])
     thread = _thread(thread_id)
-    slot = hold_stream(stream_caps_of(request.app.state), viewer)
+    slot = await hold_stream(stream_caps_of(request.app.state), viewer)
     try:
         events = await open_thread_events(services, viewer, thread, after)
     except BaseException:
         slot.release()
         raise
+    # Signing out ends the stream at once, not at the thread's next event.
+    events = until_signed_out(services, viewer, events)
     return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
 
 
@@ -159,7 +163,7 @@ async def run_agent(
     run_input = agent_runs.parse_run_input(body)
     thread_id = str(agent_runs.thread_uuid(run_input.thread_id, ["body", "threadId"]))
     # Over the cap, refuse before the run is accepted: a 429 starts nothing.
-    slot = hold_stream(stream_caps_of(request.app.state), viewer)
+    slot = await hold_stream(stream_caps_of(request.app.state), viewer)
     try:
         # Read from the stream's current end for a new run; a repeat reads the run from the start.
         after = await services.streams.last_id(thread_id)
@@ -168,4 +172,5 @@ async def run_agent(
         slot.release()
         raise
     events = run_events(services, thread_id, ticket.run_id, after if ticket.created else None)
+    events = until_signed_out(services, viewer, events)
     return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)

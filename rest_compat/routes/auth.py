@@ -51,6 +51,8 @@ async def resend(body: ResendRequest, services: ServicesDep, ip: ClientIp) -> Re
         **problem_responses(401, 409, 422, 429),
     },
     summary="Check a code: signup answers a session, recovery sets the new password",
+    description="For a sign-up, `password` picks which pending sign-up of the email the code "
+    "confirms; it is required (409 without it) when several are pending.",
 )
 async def verify(body: VerifyRequest, services: ServicesDep, ip: ClientIp) -> Response:
     if body.type == "recovery":

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from resolvers import users
 from resolvers.inputs import SearchUsersRequest, UpdateMeRequest
 from rest_compat.bodies import UserProfile
-from rest_compat.deps import ViewerDep
+from rest_compat.deps import ServicesDep, ViewerDep
 from rest_compat.problems import problem_responses
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -25,8 +25,10 @@ async def update_me(body: UpdateMeRequest, viewer: ViewerDep) -> UserProfile:
 
 @router.post(
     "/search",
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, 429),
     summary="Search users by username substring or exact email",
 )
-async def search(body: SearchUsersRequest, viewer: ViewerDep) -> list[UserProfile]:
-    return [UserProfile.of(user) for user in await users.search_users(viewer, body)]
+async def search(
+    body: SearchUsersRequest, services: ServicesDep, viewer: ViewerDep
+) -> list[UserProfile]:
+    return [UserProfile.of(user) for user in await users.search_users(services, viewer, body)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import socket
 import subprocess
@@ -20,23 +19,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from server.graphiql import ASSETS_DIR, ASSETS_URL_PREFIX, render_graphiql_page
+from tests.support.browser_network import NetworkLog
 from tests.support.server_process import child_env, runtime_api_command
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-browser.sh"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 SERVER_START_TIMEOUT = 15.0
 UI_TIMEOUT = 15.0
@@ -44,35 +36,6 @@ UI_TIMEOUT = 15.0
 QUERY = "{ health { status } }"
 QUERY_EDITOR_JS = "document.querySelector('.graphiql-query-editor .CodeMirror')"
 RESPONSE_JS = "document.querySelector('.graphiql-response .CodeMirror')"
-
-
-def _browser_installed() -> bool:
-    return all(os.access(path, os.X_OK) for path in (CHROMIUM, CHROMEDRIVER))
-
-
-@pytest.fixture(scope="module")
-def browser_binaries() -> tuple[Path, Path]:
-    """Chromium + chromedriver paths, installing them via apt when possible."""
-    detail = ""
-    if not _browser_installed() and os.geteuid() == 0:
-        try:
-            result = subprocess.run(
-                [str(INSTALL_SCRIPT)],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            detail = f" ({INSTALL_SCRIPT.name} failed: {exc})"
-        else:
-            detail = f" ({INSTALL_SCRIPT.name} exited {result.returncode}: {result.stderr[-500:]})"
-    if not _browser_installed():
-        msg = f"{CHROMIUM} / {CHROMEDRIVER} not available{detail}"
-        if os.environ.get("RUNTIME_API_REQUIRE_SERVICES") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return CHROMIUM, CHROMEDRIVER
 
 
 @pytest.fixture(scope="module")
@@ -134,73 +97,6 @@ def server_url(server_argv: list[str], tmp_path_factory: pytest.TempPathFactory)
                 process.wait()
 
 
-@pytest.fixture(scope="module")
-def driver(
-    browser_binaries: tuple[Path, Path],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[webdriver.Chrome]:
-    chromium, chromedriver = browser_binaries
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        # Containers often have a tiny /dev/shm; Debian's wrapper only adds
-        # this itself when its size check works.
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    # CDP network events, so we see every request (including failed ones).
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(executable_path=str(chromedriver)))
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-def _requested_urls(driver: webdriver.Chrome) -> set[str]:
-    """URLs of all requests the page made, per Resource Timing and CDP logs."""
-    urls: set[str] = set(
-        driver.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)"
-            ".concat(performance.getEntriesByType('navigation').map(e => e.name));"
-        )
-    )
-    log: list[dict[str, Any]] = driver.get_log("performance")  # type: ignore[no-untyped-call]
-    for entry in log:
-        message: dict[str, Any] = json.loads(entry["message"])["message"]
-        params: dict[str, Any] = message.get("params", {})
-        if message.get("method") == "Network.requestWillBeSent":
-            urls.add(params["request"]["url"])
-        elif message.get("method") == "Network.webSocketCreated":
-            urls.add(params["url"])
-    return urls
-
-
-def _foreign_urls(
-    driver: webdriver.Chrome, server_url: str, urls: set[str] | None = None
-) -> list[str]:
-    """Network URLs the page requested that are not on the server's origin.
-
-    Only network schemes count: chrome://, data: and blob: never leave the machine.
-    """
-    server = urlsplit(server_url)
-    return sorted(
-        url
-        for url in (_requested_urls(driver) if urls is None else urls)
-        if (parts := urlsplit(url)).scheme in {"http", "https", "ws", "wss"}
-        and (parts.hostname, parts.port) != (server.hostname, server.port)
-    )
-
-
 def _sri(path: Path) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
 
@@ -227,14 +123,16 @@ def test_page_references_only_vendored_assets() -> None:
     assert "subscriptionUrl," not in render_graphiql_page(subscription_enabled=False)
 
 
-def test_graphiql_runs_query_offline(driver: webdriver.Chrome, server_url: str) -> None:
+def test_graphiql_runs_query_offline(
+    driver: webdriver.Chrome, server_url: str, network_log: NetworkLog
+) -> None:
     wait = WebDriverWait(driver, UI_TIMEOUT)
     driver.get(f"{server_url}/graphql")
 
     try:
         wait.until(lambda d: d.execute_script(f"return !!{QUERY_EDITOR_JS}?.CodeMirror;"))
     except TimeoutException:
-        foreign = _foreign_urls(driver, server_url)
+        foreign = network_log.foreign_urls(server_url)
         pytest.fail(f"GraphiQL editor never appeared; requests to other hosts: {foreign}")
     driver.execute_script(f"{QUERY_EDITOR_JS}.CodeMirror.setValue(arguments[0]);", QUERY)
     driver.find_element(By.CSS_SELECTOR, "button.graphiql-execute-button").click()
@@ -251,7 +149,7 @@ def test_graphiql_runs_query_offline(driver: webdriver.Chrome, server_url: str) 
         pytest.fail(f"GraphiQL response pane never showed the result: {response_text(driver)!r}")
     assert json.loads(response_text(driver)) == {"data": {"health": {"status": "healthy"}}}
 
-    urls = _requested_urls(driver)
+    urls = network_log.requested_urls()
     assert any(url.startswith(f"{server_url}{ASSETS_URL_PREFIX}/") for url in urls), urls
-    foreign = _foreign_urls(driver, server_url, urls)
+    foreign = network_log.foreign_urls(server_url)
     assert foreign == [], f"browser contacted other hosts: {foreign}"

@@ -50,17 +50,19 @@ class AguiNodeError(RuntimeError):
     """The Node harness could not run (missing tools, failed install, crashed script)."""
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """The path of `node` or `npm`; AguiNodeError when it is not on PATH."""
     found = shutil.which(name)
     if found is None:
         raise AguiNodeError(
-            f"`{name}` was not found on PATH; the AG-UI conformance tests need Node.js (>= 20) "
-            f"and npm to run the official @ag-ui packages in {NODE_DIR}"
+            f"`{name}` was not found on PATH; the Node harness tests need Node.js (>= 20) "
+            f"and npm to run the JavaScript client packages in {NODE_DIR}"
         )
     return found
 
 
-def _node_env() -> dict[str, str]:
+def node_env() -> dict[str, str]:
+    """The environment the harness runs Node with."""
     env = dict(os.environ)
     # The harness reports the client's deviation warnings; never let them be silenced.
     env.pop("SUPPRESS_TRANSFORMATION_WARNINGS", None)
@@ -91,10 +93,10 @@ def ensure_node_modules() -> None:
     Runs `npm ci --no-audit --no-fund` when `node_modules` is missing or older than
     `package-lock.json`. Safe to call from every test and from parallel pytest processes.
     """
-    _tool("node")
+    tool("node")
     if _installed():
         return
-    npm = _tool("npm")
+    npm = tool("npm")
     with _install_lock():
         if _installed():  # another process finished the install while we waited
             return
@@ -102,7 +104,7 @@ def ensure_node_modules() -> None:
             completed = subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund"],
                 cwd=NODE_DIR,
-                env=_node_env(),
+                env=node_env(),
                 capture_output=True,
                 text=True,
                 timeout=INSTALL_TIMEOUT_S,
@@ -117,6 +119,11 @@ def ensure_node_modules() -> None:
                 f"`npm ci` in {NODE_DIR} failed (exit {completed.returncode}):\n"
                 f"{completed.stdout}\n{completed.stderr}"
             )
+
+
+# The names other support modules imported before these helpers became public.
+_tool = tool
+_node_env = node_env
 
 
 def _parse_output(script: Path, returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
@@ -146,9 +153,9 @@ def verify_runs(
     payload = json.dumps({"runs": [list(run) for run in runs], "requireTerminal": require_terminal})
     try:
         completed = subprocess.run(
-            [_tool("node"), str(VERIFY_SCRIPT)],
+            [tool("node"), str(VERIFY_SCRIPT)],
             cwd=NODE_DIR,
-            env=_node_env(),
+            env=node_env(),
             input=payload,
             capture_output=True,
             text=True,
@@ -203,7 +210,7 @@ def _http_agent_command(
     timeout_s: float,
 ) -> list[str]:
     command = [
-        _tool("node"),
+        tool("node"),
         str(HTTP_AGENT_SCRIPT),
         "--url",
         url,
@@ -261,7 +268,7 @@ def run_http_agent(
         completed = subprocess.run(
             command,
             cwd=NODE_DIR,
-            env=_node_env(),
+            env=node_env(),
             capture_output=True,
             text=True,
             timeout=timeout_s + 30,
@@ -295,7 +302,7 @@ async def arun_http_agent(
     process = await asyncio.create_subprocess_exec(
         *command,
         cwd=NODE_DIR,
-        env=_node_env(),
+        env=node_env(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
