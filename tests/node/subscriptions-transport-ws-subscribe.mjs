@@ -14,7 +14,14 @@ async function main({ url, token, query, variables = {}, count = 1, timeoutMs = 
   emit({ type: "versions", ...versions("subscriptions-transport-ws", "ws", "graphql") });
   const client = new SubscriptionClient(
     url,
-    { reconnect: false, connectionParams: { Authorization: `Bearer ${token}` } },
+    {
+      reconnect: false,
+      connectionParams: { Authorization: `Bearer ${token}` },
+      // The default 1 s to open the socket is too short on a loaded CI machine: past it the
+      // client closes a socket still connecting, and `ws` throws outside any promise.
+      minTimeout: 10000,
+      timeout: 30000,
+    },
     WebSocket,
   );
   client.onConnected((ack) => emit({ type: "ready", ack: ack ?? null }));
