@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
 import signal
 import subprocess
 import time
@@ -23,7 +22,7 @@ from redis.asyncio import Redis
 
 from tests.support.agent import SseEvent, read_sse, run_input, runs_done
 from tests.support.backend import detect
-from tests.support.multiprocess import fresh_database, servers, sign_up
+from tests.support.multiprocess import fresh_database, servers, shared_env, sign_up
 from tests.support.server_process import ServerProcess, child_env, run_cli, runtime_api_command
 
 BACKEND = detect()
@@ -86,20 +85,17 @@ async def deployment(
 ) -> AsyncIterator[tuple[ServerProcess, dict[str, str]]]:
     """A migrated database and one server that leaves runs to worker processes."""
     assert BACKEND.redis_url is not None
-    prefix = f"rt-workers-{uuid.uuid4().hex[:8]}:"
     async with fresh_database() as database_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": BACKEND.redis_url,
-            "REDIS_PREFIX": prefix,
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_COST_KIB": "1024",
-            "AGENT_WORKER_IN_SERVER": "false",
-            "AGENT_RUN_LEASE_S": str(LEASE_S),
-            "AGENT_REAPER_INTERVAL_S": str(REAPER_S),
+        env = shared_env(
+            database_url,
+            BACKEND.redis_url,
+            "workers",
+            AGENT_WORKER_IN_SERVER="false",
+            AGENT_RUN_LEASE_S=str(LEASE_S),
+            AGENT_REAPER_INTERVAL_S=str(REAPER_S),
             **extra,
-        }
+        )
+        prefix = env["REDIS_PREFIX"]
         migrated = await asyncio.to_thread(run_cli, "migrate", cwd=root, env=env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from tests.support.agent import new_thread
 from tests.support.agent_stream import sse_connection, wait_for
 from tests.support.backend import detect
 from tests.support.live_server import TRANSPORT_WS, auth_payload, gql_socket
-from tests.support.multiprocess import fresh_database, servers, sign_up
+from tests.support.multiprocess import fresh_database, servers, shared_env, sign_up
 from tests.support.server_process import ServerProcess, run_cli
 
 BACKEND = detect()
@@ -72,20 +70,17 @@ async def until(condition: Any, seconds: float) -> None:
 @contextlib.asynccontextmanager
 async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
     assert BACKEND.redis_url is not None
-    prefix = f"rt-caps-{uuid.uuid4().hex[:8]}:"
     async with fresh_database() as database_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": BACKEND.redis_url,
-            "REDIS_PREFIX": prefix,
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_COST_KIB": "1024",
-            "MAX_STREAMS_PER_USER": str(STREAMS),
-            "MAX_WS_CONNECTIONS_PER_USER": str(SOCKETS),
-            "STREAM_LEASE_S": str(LEASE_S),
-            "AGENT_SSE_KEEPALIVE_S": "0.5",
-        }
+        env = shared_env(
+            database_url,
+            BACKEND.redis_url,
+            "caps",
+            MAX_STREAMS_PER_USER=str(STREAMS),
+            MAX_WS_CONNECTIONS_PER_USER=str(SOCKETS),
+            STREAM_LEASE_S=str(LEASE_S),
+            AGENT_SSE_KEEPALIVE_S="0.5",
+        )
+        prefix = env["REDIS_PREFIX"]
         migrated = await asyncio.to_thread(run_cli, "migrate", cwd=tmp_path, env=env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         try:

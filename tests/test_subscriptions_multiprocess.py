@@ -5,8 +5,6 @@ through one process reaches a subscriber connected to the other (CONTRACT §1 pr
 from __future__ import annotations
 
 import asyncio
-import secrets
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from redis.asyncio import Redis
 
 from tests.support.backend import detect
 from tests.support.live_server import TRANSPORT_WS, GqlSocket, auth_payload, gql_socket
-from tests.support.multiprocess import fresh_database, gql, servers, sign_up
+from tests.support.multiprocess import fresh_database, gql, servers, shared_env, sign_up
 from tests.support.server_process import ServerProcess, run_cli
 
 BACKEND = detect()
@@ -61,16 +59,13 @@ async def heard(
 
 async def test_events_cross_server_processes_through_redis(tmp_path: Path) -> None:
     assert BACKEND.redis_url is not None
-    prefix = f"rt-multiprocess-{uuid.uuid4().hex[:8]}:"
     async with fresh_database() as database_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": BACKEND.redis_url,
-            "REDIS_PREFIX": prefix,
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_COST_KIB": "1024",
-        }
+        env = shared_env(
+            database_url,
+            BACKEND.redis_url,
+            "multiprocess",
+        )
+        prefix = env["REDIS_PREFIX"]
         migrated = await asyncio.to_thread(run_cli, "migrate", cwd=tmp_path, env=env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         try:

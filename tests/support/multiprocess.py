@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +38,20 @@ async def fresh_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def shared_env(database_url: str, redis_url: str, label: str, **extra: str) -> dict[str, str]:
+    """The environment of server and worker processes that share one database and one Redis
+    (under a fresh key prefix), with cheap password hashes; `extra` adds or overrides."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"rt-{label}-{uuid.uuid4().hex[:8]}:",
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_COST_KIB": "1024",
+        **extra,
+    }
 
 
 @contextlib.asynccontextmanager
