@@ -87,6 +87,7 @@ class Bench:
             # One user holds every fan-out subscriber (a thread has one owner): lift the
             # per-user cap on open streams (default 20 per process).
             "MAX_STREAMS_PER_USER": "1000000",
+            "MAX_WS_CONNECTIONS_PER_USER": "1000000",
             **extra,
         }
 

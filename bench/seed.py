@@ -1,8 +1,8 @@
 """The bench's own data: a fresh PostgreSQL database, a Redis prefix, one signed-up viewer
 whose list holds 50 items (own + shared), and other users' items for the growth step.
 
-The viewer signs up through REST (the code is read from the console mailer's log, which logs
-at WARNING); the other users and all items are written with SQL, in bulk.
+The viewer signs up through REST (the code is read from the console mailer's log, which shows
+its mails whatever LOG_LEVEL says); the other users and all items are written with SQL, in bulk.
 """
 
 from __future__ import annotations

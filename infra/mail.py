@@ -18,6 +18,10 @@ import aiosmtplib
 from config import Settings
 
 log = logging.getLogger(__name__)
+# The console mailer's mails are its output, not diagnostics: they are logged at INFO and shown
+# whatever LOG_LEVEL says, so a server run at WARNING still shows the codes it mails.
+console_log = logging.getLogger(f"{__name__}.console")
+console_log.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,7 @@ class ConsoleMailer:
     """Development mailer: the message, code included, goes to the log."""
 
     async def send(self, mail: Mail) -> None:
-        log.info("mail to %s | %s\n%s", mail.to, mail.subject, mail.text)
+        console_log.info("mail to %s | %s\n%s", mail.to, mail.subject, mail.text)
 
 
 class SmtpMailer:

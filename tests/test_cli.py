@@ -192,4 +192,4 @@ def test_serve_names_its_sqlite_file_and_logs_console_mail_at_info(tmp_path: Pat
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 202
-        server.wait_for_log(r"INFO infra\.mail: mail to info@example\.com \| .*\d{6}")
+        server.wait_for_log(r"INFO infra\.mail\.console: mail to info@example\.com \| .*\d{6}")
