@@ -88,6 +88,9 @@ class StreamSlot:
         self.release()
 
 
+_REDIS_CALLS_AT_ONCE = 4
+
+
 class StreamCaps:
     def __init__(
         self,
@@ -108,6 +111,9 @@ class StreamCaps:
         self._members: dict[str, set[str]] = {}
         self._renewer: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        # A burst of streams opening at once (a fan-out's subscribers) would otherwise take one
+        # pooled Redis connection each and leave the pool that large; a few suffice.
+        self._redis_calls = asyncio.Semaphore(_REDIS_CALLS_AT_ONCE)
 
     def open_streams(self, user_id: uuid.UUID | str) -> int:
         """The user's slots held by this process."""
@@ -130,9 +136,10 @@ class StreamCaps:
         assert self._redis is not None
         member = uuid.uuid4().hex
         try:
-            taken = await self._redis.eval(
-                _ACQUIRE, 1, self._key_prefix + user, self.limit, self._lease_ms, member
-            )
+            async with self._redis_calls:
+                taken = await self._redis.eval(
+                    _ACQUIRE, 1, self._key_prefix + user, self.limit, self._lease_ms, member
+                )
         except Exception as exc:
             if not redis_unreachable(exc):
                 raise
@@ -168,7 +175,8 @@ class StreamCaps:
     async def _forget(self, user: str, member: str) -> None:
         assert self._redis is not None
         try:
-            await self._redis.zrem(self._key_prefix + user, member)
+            async with self._redis_calls:
+                await self._redis.zrem(self._key_prefix + user, member)
         except Exception as exc:  # the lease lapses on its own
             log.warning("%s caps: could not release a slot (%r)", self._kind, exc)
 
