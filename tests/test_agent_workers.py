@@ -125,12 +125,22 @@ async def post_run(server: ServerProcess, token: str, body: dict[str, object]) -
 
 
 async def run_statuses(database_url: str) -> list[str]:
+    """Every run's status once none is queued or running.
+
+    A worker writes a run's status just after it streams the run's last event, so a reader who
+    has seen `RUN_FINISHED` may still find the row `running` for a moment; call this while the
+    worker is alive."""
     connection = await asyncpg.connect(database_url)
     try:
-        rows = await connection.fetch("SELECT status FROM agent_runs ORDER BY id")
+        deadline = time.monotonic() + 15
+        while True:
+            rows = await connection.fetch("SELECT status FROM agent_runs ORDER BY id")
+            statuses = [row["status"] for row in rows]
+            if not {"queued", "running"} & set(statuses) or time.monotonic() > deadline:
+                return statuses
+            await asyncio.sleep(0.05)
     finally:
         await connection.close()
-    return [row["status"] for row in rows]
 
 
 async def test_two_workers_execute_runs_from_the_queue(tmp_path: Path) -> None:
@@ -152,10 +162,10 @@ async def test_two_workers_execute_runs_from_the_queue(tmp_path: Path) -> None:
                     for t in threads
                 )
             )
+            assert await run_statuses(env["DATABASE_URL"]) == ["finished"] * 6
         for read in reads:
             finished = [e.data for e in read.events if e.event == "RUN_FINISHED"]
             assert [f["runId"] for f in finished] == ["r0", "r1"], read.types()
-        assert await run_statuses(env["DATABASE_URL"]) == ["finished"] * 6
 
 
 async def test_a_worker_killed_mid_run_leaves_no_run_stuck(tmp_path: Path) -> None:
@@ -204,4 +214,4 @@ async def test_a_worker_killed_mid_run_leaves_no_run_stuck(tmp_path: Path) -> No
                 timeout_s=30,
             )
             assert after.types()[0] == "RUN_STARTED" and after.types()[-1] == "RUN_FINISHED"
-        assert await run_statuses(env["DATABASE_URL"]) == ["error", "finished"]
+            assert await run_statuses(env["DATABASE_URL"]) == ["error", "finished"]
