@@ -270,7 +270,7 @@ REST_EXEMPT: dict[tuple[str, str], str] = {
 }
 
 
-def test_the_rest_tables_cover_every_served_route(app: Any) -> None:
+async def test_the_rest_tables_cover_every_served_route(app: Any) -> None:
     stranger = {(c.method, c.route) for c in STRANGER_REST}
     own = {(c.method, c.route) for c in OWN_DATA_REST}
     # (`GET /agent/history` is in both: with alice's threadId, and without one.)
@@ -486,7 +486,7 @@ OWN_DATA_GQL: dict[str, tuple[str, dict[str, Any] | None, tuple[str, ...]]] = {
 }
 
 
-def test_the_graphql_tables_cover_every_field_that_takes_an_id(app: Any) -> None:
+async def test_the_graphql_tables_cover_every_field_that_takes_an_id(app: Any) -> None:
     schema = graphql_schema(app)
     listed = {c.field for c in STRANGER_GQL + STRANGER_SUBSCRIPTIONS} | set(GQL_EXEMPT)
     wanted = id_fields(schema)

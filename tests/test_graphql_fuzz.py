@@ -34,7 +34,7 @@ from tests.support.server_process import REPO_ROOT, ServerProcess
 
 BACKEND = detect()
 CHECK = "graphql_contract_errors"
-MAX_TIME_S = 30
+MAX_TIME_S = 15
 CODES = frozenset(code.value for code in ErrorCode)
 
 
