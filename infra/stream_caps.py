@@ -152,12 +152,8 @@ class StreamCaps:
         return member
 
     def _release(self, user: str, member: str | None) -> None:
-        count = self._open.get(user, 0) - 1
-        if count > 0:
-            self._open[user] = count
-        else:
-            self._open.pop(user, None)
         if member is None:
+            self._uncount(user)
             return
         members = self._members.get(user)
         if members is not None:
@@ -167,10 +163,20 @@ class StreamCaps:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # collected outside the loop: the lease lapses instead
+            self._uncount(user)
             return
+        # The slot counts here until Redis has forgotten it, so that `open_streams` never says a
+        # slot is free while another process would still be refused it.
         task = loop.create_task(self._forget(user, member))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    def _uncount(self, user: str) -> None:
+        count = self._open.get(user, 0) - 1
+        if count > 0:
+            self._open[user] = count
+        else:
+            self._open.pop(user, None)
 
     async def _forget(self, user: str, member: str) -> None:
         assert self._redis is not None
@@ -179,6 +185,8 @@ class StreamCaps:
                 await self._redis.zrem(self._key_prefix + user, member)
         except Exception as exc:  # the lease lapses on its own
             log.warning("%s caps: could not release a slot (%r)", self._kind, exc)
+        finally:
+            self._uncount(user)
 
     def _start_renewing(self) -> None:
         if self._renewer is None or self._renewer.done():
