@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 from ag_ui.core import RunErrorEvent
@@ -26,6 +27,8 @@ from agent_runtime.server_tools import viewer_for
 from infra.services import Services
 from models import AgentRun, AgentThread
 from models.agent import FAILED, QUEUED, RUNNING, UNFINISHED
+from observability.metrics import AGENT_QUEUE_DEPTH, AGENT_RUNS_RUNNING, observe_run
+from observability.tracing import annotate, span
 from resolvers.agent_threads import checkpoint
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,10 @@ class RunExecutor:
             run = await self._claim(next_pk)
             if run is None:
                 return
-            await self._execute_claimed(run)
+            # The run's span: a child of the request that queued it (the job carried its trace).
+            attributes = {"agent.run.id": run.run_id, "agent.thread.id": str(run.thread_id)}
+            with span("agent run", attributes, kind="consumer"):
+                await self._execute_claimed(run)
             next_pk = await self._next_in_line(run.thread_id)
 
     async def _claim(self, run_pk: int) -> AgentRun | None:
@@ -92,6 +98,8 @@ class RunExecutor:
         work = asyncio.ensure_future(session.execute())
         heartbeat = asyncio.ensure_future(self._keep_lease(run, work))
         status = FAILED
+        started = time.perf_counter()
+        AGENT_RUNS_RUNNING.inc()
         try:
             status = await work
         except asyncio.CancelledError:
@@ -99,6 +107,7 @@ class RunExecutor:
             if current is not None and current.cancelling():
                 # This worker is stopping: end the run now rather than after its lease.
                 await asyncio.shield(self._abandon(run, session, "The worker stopped."))
+                observe_run(WORKER_LOST.lower(), time.perf_counter() - started)
                 raise
             log.warning("run %s lost its lease; another worker ended it", run.id)
             return
@@ -111,9 +120,12 @@ class RunExecutor:
                 )
         finally:
             heartbeat.cancel()
+            AGENT_RUNS_RUNNING.dec()
         await AgentRun.filter(id=run.id, status=RUNNING, worker=self.worker_id).update(
             status=status, finished_at=_now(), lease_expires_at=None
         )
+        annotate({"agent.run.status": status})
+        observe_run(status, time.perf_counter() - started)
 
     async def _keep_lease(self, run: AgentRun, work: asyncio.Future[str]) -> None:
         """Renew the lease every third of its length; if it was taken away, stop the run."""
@@ -151,6 +163,7 @@ class RunExecutor:
             if not took:
                 continue
             ended += 1
+            observe_run(WORKER_LOST.lower(), None)  # its duration died with its worker
             log.warning("run %s: its worker stopped renewing the lease; ending it", pk)
             event = RunErrorEvent(
                 message="The run was interrupted: the worker executing it stopped.",
@@ -181,6 +194,7 @@ class RunExecutor:
         while True:
             try:
                 await self.reap()
+                AGENT_QUEUE_DEPTH.set(await AgentRun.filter(status=QUEUED).count())
             except asyncio.CancelledError:
                 raise
             except Exception:

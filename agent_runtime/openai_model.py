@@ -46,6 +46,7 @@ from openai.types.chat import (
 )
 
 from agent_runtime.chat_model import ModelChunk, ModelError, ModelRequest, TextDelta, ToolCallDelta
+from observability.metrics import count_tokens
 
 __all__ = ["OpenAIChatModel", "system_prompt", "to_openai_messages", "to_openai_tools"]
 
@@ -89,6 +90,8 @@ class OpenAIChatModel:
                 messages=messages,
                 tools=tools if tools else omit,
                 stream=True,
+                # The last chunk then reports the tokens used (the tokens metric).
+                stream_options={"include_usage": True},
             )
         except OpenAIError as exc:
             raise _model_error(exc) from exc
@@ -105,6 +108,13 @@ class OpenAIChatModel:
                     raise _model_error(exc) from exc
                 except ValueError as exc:  # a `data:` line that is not JSON
                     raise ModelError(_MALFORMED) from exc
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    count_tokens(
+                        self.model,
+                        getattr(usage, "prompt_tokens", None),
+                        getattr(usage, "completion_tokens", None),
+                    )
                 try:
                     pieces = _chunk_pieces(chunk, calls)
                 except (AttributeError, TypeError, ValueError) as exc:

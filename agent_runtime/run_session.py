@@ -49,6 +49,7 @@ from agent_runtime.tool_specs import NEEDS_APPROVAL, SERVER_TOOL_NAMES, SERVER_T
 from infra.services import Services
 from models import AgentRun, AgentThread
 from models.agent import FAILED, FINISHED, INTERRUPTED
+from observability.tracing import annotate, span
 from resolvers.agent_threads import (
     PENDING_APPROVALS,
     append_messages,
@@ -320,6 +321,18 @@ class RunSession:
 
     async def _model_turn(self, request: ModelRequest, step: str) -> list[_Call]:
         """Stream one model turn as events; store the assistant message(s) it produced."""
+        # A span per model call (OpenTelemetry's GenAI conventions), whichever the model.
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": self.model.name,
+            "agent.step": step,
+        }
+        with span(f"chat {self.model.name}", attributes, kind="client"):
+            calls = await self._stream_turn(request, step)
+            annotate({"agent.tool_calls": len(calls)})
+            return calls
+
+    async def _stream_turn(self, request: ModelRequest, step: str) -> list[_Call]:
         await self.emit(StepStartedEvent(step_name=step))
         message_id = _new_id()
         text: list[str] = []

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from agent_runtime import tool_specs as names
 from infra.services import Services
 from models import User
+from observability.tracing import annotate, span
 from resolvers import friends, inbox, schedule, sharing
 from resolvers.access import VisibleItem
 from resolvers.calendar_inputs import (
@@ -161,6 +162,14 @@ HANDLERS: dict[str, Handler] = {
 
 async def execute(services: Services, viewer: Viewer, name: str, arguments: str) -> Result:
     """Run one server tool call; refusals and bad arguments become `{"ok": false, ...}`."""
+    known = name if name in HANDLERS else "unknown"  # the model names it: keep names bounded
+    with span(f"tool {known}", {"agent.tool.name": known}):
+        result = await _execute(services, viewer, name, arguments)
+        annotate({"agent.tool.ok": result.get("ok") is not False})
+        return result
+
+
+async def _execute(services: Services, viewer: Viewer, name: str, arguments: str) -> Result:
     handler = HANDLERS.get(name)
     if handler is None:
         return {"ok": False, "error": f"There is no tool named {name!r}."}

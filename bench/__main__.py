@@ -18,7 +18,7 @@ from bench import report
 from bench.context import Bench, Row, ServerFault
 from bench.processes import REGISTRY, raise_fd_limit
 from bench.profile import FULL, QUICK
-from bench.scenarios import fanout, listing, runs, signin
+from bench.scenarios import fanout, listing, metrics_overhead, runs, signin
 from bench.wrk import ensure_wrk
 
 Scenario = Callable[[Bench], Awaitable[None]]
@@ -28,6 +28,7 @@ SCENARIOS: dict[str, Scenario] = {
     "floor": listing.floor,
     "rest": listing.rest,
     "graphql": listing.graphql,
+    "metrics": metrics_overhead.metrics_overhead,
     "growth": listing.growth,
     "sse": fanout.sse,
     "ws": fanout.ws,
@@ -53,7 +54,7 @@ def _selected(names: list[str] | None) -> list[str]:
     if not names:
         return list(SCENARIOS)
     chosen = set(names)
-    if chosen & {"rest", "graphql"}:
+    if chosen & {"rest", "graphql", "metrics"}:
         chosen.add("floor")  # their figures are ratios to it
     return [name for name in SCENARIOS if name in chosen]
 

@@ -133,8 +133,18 @@ class Settings(BaseSettings):
     # How long an agent event append waits for Redis to come back before the run fails.
     agent_stream_append_retry_s: float = Field(default=15.0, ge=0)
 
+    # --- metrics (observability/, docs/operations.md) ---
+    # Off unless one is set: `/metrics` is then 404 on the app. METRICS_PORT: a listener of its
+    # own in `serve` (all its workers) or `worker`; METRICS_TOKEN: `/metrics` on the app behind
+    # `Authorization: Bearer <token>` (and on the listener too, when both are set).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr | None = None
+
     # --- misc ---
     log_level: str = "INFO"
+    # `text` (one human line a record) or `json` (one JSON object a line): observability/logs.py
+    log_format: Literal["text", "json"] = "text"
     data_dir: str = "data"
 
     @field_validator("cors_origins", mode="before")
@@ -144,7 +154,15 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("openai_base_url", "openai_api_key", "redis_url", "smtp_url", mode="before")
+    @field_validator(
+        "openai_base_url",
+        "openai_api_key",
+        "redis_url",
+        "smtp_url",
+        "metrics_port",
+        "metrics_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `VAR=` in a compose file or .env means "not set", not "the empty URL".
@@ -170,6 +188,20 @@ class Settings(BaseSettings):
                     "generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _check_metrics_token(self) -> Settings:
+        token = None if self.metrics_token is None else self.metrics_token.get_secret_value()
+        if token is not None and len(token) < 16:
+            raise ValueError("METRICS_TOKEN must be at least 16 characters")
+        if token is not None and self.is_production and is_published_secret(token):
+            raise ValueError("METRICS_TOKEN is a placeholder: generate one")
+        return self
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """`/metrics` is served somewhere: on its own port, or on the app behind a token."""
+        return self.metrics_port is not None or self.metrics_token is not None
 
     @property
     def is_production(self) -> bool:

@@ -250,3 +250,16 @@ async def close_database() -> None:
 
 async def ping_database() -> None:
     await get_connection("default").execute_query("SELECT 1")
+
+
+def pool_usage() -> tuple[int, int] | None:
+    """(connections in use, idle connections) of this process's PostgreSQL pool; None on SQLite
+    or before the pool exists (for the pool gauge, observability.metrics)."""
+    try:
+        pool = getattr(get_connection("default"), "_pool", None)
+    except Exception:  # no connection configured in this process (yet)
+        return None
+    if not isinstance(pool, asyncpg.Pool):
+        return None
+    size, idle = pool.get_size(), pool.get_idle_size()
+    return size - idle, idle

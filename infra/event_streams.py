@@ -42,6 +42,7 @@ from redis.backoff import NoBackoff
 
 from config import Settings
 from infra.redis_client import redis_unreachable
+from observability.metrics import FANOUT_LAG, count_fanned_out, count_redis_reconnect
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,12 @@ class EventStreams(ABC):
             key = _require_id(text)
             for subscriber in subscribers:
                 subscriber.deliver(key, text, event)
+            # An entry's id starts with the millisecond it was appended at (Redis' clock, or
+            # this process's in memory): the lag is how long it took to reach the subscribers.
+            lag = time.time() - key[0] / 1000
+            if 0 <= lag < 3600:  # a stream on another clock (tests) says nothing
+                FANOUT_LAG.observe(lag)
+            count_fanned_out("agent", len(subscribers))
 
     async def _read_backlog(
         self, thread_id: str, after: str | None, count: int
@@ -499,6 +506,7 @@ class RedisEventStreams(EventStreams):
                 reply = await self._blocking.xread({key: cursor}, count=_PAGE, block=self._block_ms)
             except Exception as exc:  # Redis restarted: go on from the cursor after a pause
                 log.warning("event stream reader lost Redis (%r); retrying", exc)
+                count_redis_reconnect("streams")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue

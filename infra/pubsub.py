@@ -27,6 +27,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from observability.metrics import count_fanned_out, count_redis_reconnect
+
 log = logging.getLogger(__name__)
 
 _QUEUE_SIZE = 1000
@@ -59,7 +61,9 @@ class EventBus:
             log.warning("cannot publish on %s (Redis unreachable?): %r", channel, exc)
 
     def _deliver(self, channel: str, message: dict[str, Any]) -> None:
-        for queue in list(self._local.get(channel, ())):
+        subscribers = list(self._local.get(channel, ()))
+        count_fanned_out("live", len(subscribers))
+        for queue in subscribers:
             try:
                 queue.put_nowait(message)
             except asyncio.QueueFull:  # a stalled subscriber must not block the others
@@ -124,6 +128,7 @@ class EventBus:
                 self._subscribed.set()
                 if not first:
                     log.info("event bus subscribed to Redis again")
+                    count_redis_reconnect("pubsub")
                     # Whatever was published while we were away is lost: tell the subscribers.
                     for channel in list(self._local):
                         self._deliver(channel, RESYNC)

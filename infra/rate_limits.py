@@ -25,6 +25,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from config import Settings
 from infra.redis_client import redis_unreachable, retry_policy
+from observability.metrics import count_rejection
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ class RateLimitExceeded(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limit exceeded, retry after {retry_after}s")
         self.retry_after = retry_after
+
+
+def _limit_name(key: tuple[str, ...]) -> str:
+    """The metric label of a limit: the fixed name its callers put first in the key
+    ("login-email", "code-ip"…), never the identifiers that follow it."""
+    return key[0] if key else "unnamed"
 
 
 class RateLimiter:
@@ -108,6 +115,7 @@ class RateLimiter:
 
         retry_after = await self._run(hit)
         if retry_after is not None:
+            count_rejection(_limit_name(key))
             raise RateLimitExceeded(retry_after)
 
     async def count(self, rule: str, *key: str) -> None:
@@ -126,6 +134,7 @@ class RateLimiter:
 
         retry_after = await self._run(check)
         if retry_after is not None:
+            count_rejection(_limit_name(key))
             raise RateLimitExceeded(retry_after)
 
     async def reset(self, rule: str, *key: str) -> None:

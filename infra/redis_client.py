@@ -8,7 +8,8 @@ default of ten retries with backoff.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -17,13 +18,34 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config import Settings
+from observability.metrics import count_redis_reconnect
+
+T = TypeVar("T")
+
+
+class CountingRetry(Retry):
+    """redis-py's retry, counting each dropped connection it replaces (the reconnects metric):
+    its failure handler disconnects, and the next attempt connects again."""
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        async def counted(*failure: Any) -> Any:
+            count_redis_reconnect("commands")
+            return await fail(*failure)
+
+        return await super().call_with_retry(do, counted, is_retryable, with_failure_count)
 
 
 def retry_policy(settings: Settings) -> Retry:
     """Retry a failed command twice, quickly: a dropped pooled connection (Redis restarted) is
     replaced on the spot, while a Redis that is down fails the command within a fraction of a
     second (plus the connect timeout when its host does not answer at all)."""
-    return Retry(ExponentialBackoff(cap=0.2, base=0.05), settings.redis_retries)
+    return CountingRetry(ExponentialBackoff(cap=0.2, base=0.05), settings.redis_retries)
 
 
 def redis_options(settings: Settings) -> dict[str, Any]:

@@ -19,13 +19,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
-from taskiq import AsyncBroker, InMemoryBroker
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
 from taskiq.kicker import AsyncKicker
 from taskiq_redis import RedisStreamBroker
 
 from config import Settings
+from observability.metrics import count_redis_reconnect
+from observability.tracing import continued_trace, job_carrier, span
 
 EXECUTE_RUN = "agent.execute_run"
 _RETRY_MIN_S, _RETRY_MAX_S = 0.5, 10.0
@@ -69,14 +71,20 @@ class RunQueue:
         """Make this process able to execute runs (a worker, or the server when embedded)."""
 
         # taskiq renames the function it registers, so it must be a plain function of our own.
-        async def execute_run(run_pk: int) -> None:
-            await handler(run_pk)
+        # `context` is taskiq's dependency injection (its documented idiom), not a default.
+        async def execute_run(run_pk: int, context: Context = TaskiqDepends()) -> None:  # noqa: B008
+            # The submitter's trace continues here (`submit` put its context in the labels).
+            with continued_trace(context.message.labels):
+                await handler(run_pk)
 
         self.broker.register_task(execute_run, task_name=EXECUTE_RUN)
 
     async def submit(self, run_pk: int) -> None:
-        kicker: AsyncKicker[[int], None] = AsyncKicker(EXECUTE_RUN, self.broker, {})
-        await kicker.kiq(run_pk)
+        with span(f"{EXECUTE_RUN} publish", {"agent.run.pk": run_pk}, kind="producer"):
+            # The W3C trace context travels in the job's labels ({} when tracing is off).
+            labels = job_carrier()
+            kicker: AsyncKicker[[int], None] = AsyncKicker(EXECUTE_RUN, self.broker, labels)
+            await kicker.kiq(run_pk)
 
     async def serve(self) -> None:
         """Take jobs until cancelled (Redis only: the in-memory broker executes on submit)."""
@@ -97,6 +105,7 @@ class RunQueue:
                 # Redis went away: taskiq's receiver ends; listen again once it is back,
                 # without spinning (the reaper re-queues whatever was missed meanwhile).
                 log.warning("run queue: Redis unreachable (%r); retrying in %.1f s", exc, delay)
+                count_redis_reconnect("queue")
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_S)
 

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from config import Settings
 from infra.rate_limits import RateLimitExceeded
 from infra.redis_client import redis_unreachable
+from observability.metrics import count_rejection
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class StreamCaps:
         user = str(user_id)
         member = await self._acquire_shared(user) if self._redis is not None else None
         if member is None and self._open.get(user, 0) >= self.limit:
+            count_rejection(f"{self._kind}-per-user")
             raise RateLimitExceeded(RETRY_AFTER_S)
         self._open[user] = self._open.get(user, 0) + 1
         if member is not None:
@@ -148,6 +150,7 @@ class StreamCaps:
             )
             return None
         if not taken:
+            count_rejection(f"{self._kind}-per-user")
             raise RateLimitExceeded(RETRY_AFTER_S)
         return member
 

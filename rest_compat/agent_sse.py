@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from infra.sse import format_sse, keepalive
+from observability.metrics import SSE_STREAMS_OPEN
 
 _QUEUE = 64  # encoded events held for a slow client; beyond it the stream's own buffer takes over
 
@@ -108,9 +109,11 @@ class _SseResponse(StreamingResponse):
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        SSE_STREAMS_OPEN.inc()
         try:
             await super().__call__(scope, receive, send)
         finally:
+            SSE_STREAMS_OPEN.dec()
             if self._on_close is not None:
                 self._on_close()
 

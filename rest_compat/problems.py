@@ -154,6 +154,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         request.url.path,
         request_id,
         exc_info=exc,
+        extra={"request_id": request_id},  # outside the middleware that tags the log lines
     )
     # This handler runs outside every middleware (Starlette's ServerErrorMiddleware), so the
     # request-id middleware never sees this response: add the header here.

@@ -21,11 +21,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from config import Settings
+from observability.tracing import tracing_enabled
 from schema.agent import AgentMutation, AgentQuery, AgentSubscription
 from schema.calendar_mutation import CalendarMutation
 from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
 from schema.fast_execution import FastExecutor
+from schema.metrics_extension import ErrorCodesAndMetrics
 from schema.mutation import AccountMutation
 from schema.parser_cache import SafeParserCache
 from schema.query import AccountQuery
@@ -53,12 +55,16 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        ErrorCodes,
+        ErrorCodesAndMetrics if settings.metrics_enabled else ErrorCodes,
         partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         partial(SafeParserCache, maxsize=1024),
         partial(ValidationCache, maxsize=1024),
     ]
+    if tracing_enabled():  # docs/operations.md, "Traces"
+        from schema.tracing_extension import GraphQLTracing
+
+        extensions.append(GraphQLTracing)
     return Schema(
         query=Query,
         mutation=Mutation,

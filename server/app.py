@@ -16,14 +16,18 @@ from config import Settings, get_settings
 from infra.database import apply_migrations, close_database, init_database
 from infra.live_sessions import follow_revocations
 from infra.mail import Mailer
+from infra.metric_samplers import sample_forever
 from infra.services import Services
 from infra.stream_caps import build_stream_caps, build_ws_caps
 from infra.tasks import stop_task
+from observability.exposition import mark_process_dead
+from observability.tracing import flush_tracing, setup_tracing
 from rest_compat.problems import install_problem_handlers
 from rest_compat.router import router as rest_router
 from server.body_limit import BodyLimitMiddleware
 from server.graphiql import mount_graphiql_assets
 from server.graphql_app import graphql_router
+from server.http_metrics import HttpMetricsMiddleware, install_metrics_route
 from server.log_redaction import install_log_redaction
 from server.request_id import RequestIdMiddleware
 from server.swagger_ui import install_swagger_ui
@@ -43,6 +47,7 @@ def create_app(
     pass the chat model the in-process worker uses (otherwise AGENT_MODEL decides)."""
     settings = settings or get_settings()
     install_log_redaction()  # `?access_token=` of the SSE route stays out of the log
+    tracing = setup_tracing("runtime-api")  # only when OTEL_* ask for it (docs/operations.md)
     services = Services.build(settings, mailer)
     stream_caps = build_stream_caps(settings, services.redis)
     ws_caps = build_ws_caps(settings, services.redis)
@@ -60,9 +65,13 @@ def create_app(
         worker = AgentWorker(services, chat_model) if settings.runs_agent_in_server else None
         if worker is not None:
             await worker.start()
+        sampler = asyncio.create_task(sample_forever()) if settings.metrics_enabled else None
         try:
             yield
         finally:
+            if sampler is not None:
+                await stop_task(sampler)
+                mark_process_dead()
             await stop_task(revocations)
             if worker is not None:
                 await worker.stop()
@@ -71,6 +80,7 @@ def create_app(
             await services.close()
             if manage_database:
                 await close_database()
+            flush_tracing()
 
     app = FastAPI(
         title="Runtime API",
@@ -92,6 +102,8 @@ def create_app(
         mount_graphiql_assets(app)
     if not settings.is_production:
         install_swagger_ui(app)
+    if settings.metrics_token is not None:  # otherwise /metrics is 404 (docs/operations.md)
+        install_metrics_route(app, settings.metrics_token.get_secret_value())
     # Innermost of the middlewares: its 413 gets the CORS headers and the request id too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -103,4 +115,10 @@ def create_app(
             expose_headers=["Retry-After", "X-Request-ID"],
         )
     app.add_middleware(RequestIdMiddleware)
+    if tracing:
+        from server.http_tracing import trace_http
+
+        trace_http(app)  # outside every middleware: one server span per request
+    if settings.metrics_enabled:  # outermost: it also counts what the others answer
+        app.add_middleware(HttpMetricsMiddleware)
     return app

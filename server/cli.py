@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
+from http.server import ThreadingHTTPServer
 
 from config import Settings
 from config.settings import with_generated_secret
@@ -22,10 +25,9 @@ def _settings() -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
@@ -50,17 +52,70 @@ def _log_sqlite_file(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    if "JWT_SECRET" not in os.environ and Settings().jwt_secret is None:
+    settings = Settings()
+    _configure_logging(settings)  # first: the warning below is a log line in LOG_FORMAT too
+    if "JWT_SECRET" not in os.environ and settings.jwt_secret is None:
         # One key for every worker process, or a token minted by one is refused by another.
         log.warning("JWT_SECRET is not set: using a random key; sessions end on restart")
         os.environ["JWT_SECRET"] = secrets.token_urlsafe(48)
-    settings = Settings()
-    _configure_logging(settings)
-    if not settings.uses_postgres:
-        _log_sqlite_file(settings)
-        cmd_migrate(args)
+        settings = Settings()
+    with _serve_metrics(settings):  # first: migrating imports prometheus_client
+        if not settings.uses_postgres:
+            _log_sqlite_file(settings)
+            _migrate(_settings())
+            log.info("migrations applied")
+        _run_uvicorn(args, settings)
+
+
+@contextlib.contextmanager
+def _serve_metrics(settings: Settings) -> Iterator[None]:
+    """Metrics of every worker process of `serve`: prometheus-client's multiprocess mode, with a
+    folder made before uvicorn spawns them (and removed after), and the METRICS_PORT listener
+    in this process, which reads all their files (observability/exposition.py)."""
+    if not settings.metrics_enabled:
+        yield
+        return
+    from observability.multiprocess_dir import prepare_multiprocess_dir, remove_multiprocess_dir
+
+    folder, owned = prepare_multiprocess_dir()  # before anything imports prometheus_client
+
+    def remove_then_die(signum: int, _: object) -> None:
+        # uvicorn ends a graceful shutdown by raising the SIGTERM it caught again, with the
+        # handler it found (this one): the process dies of it, and no `finally` runs.
+        if owned:
+            remove_multiprocess_dir(folder)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, remove_then_die)
+    listener = _start_metrics_listener(settings)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if listener is not None:
+            listener.shutdown()
+        if owned:
+            remove_multiprocess_dir(folder)
+
+
+def _start_metrics_listener(settings: Settings) -> ThreadingHTTPServer | None:
+    if settings.metrics_port is None:
+        return None
+    from observability.exposition import start_listener
+
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    listener = start_listener(settings.metrics_host, settings.metrics_port, token)
+    host, port = listener.server_address[:2]
+    log.info("metrics on http://%s:%s/metrics", host, port)
+    return listener
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from observability.logs import logging_config
+
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -69,6 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
+        # Ours, in every worker process: the root logger's too, and LOG_FORMAT=json for all.
+        log_config=logging_config(settings.log_level, settings.log_format),
         ws_max_size=1 << 20,
         # Compressing every websocket message costs more CPU than the small JSON messages of
         # subscriptions save in bandwidth (a sixth of the server's time fanning events out).
@@ -79,13 +136,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_worker(_: argparse.Namespace) -> None:
     """Execute agent runs from the queue until SIGTERM or SIGINT."""
-    import signal
 
     from agent_runtime.worker import AgentWorker
+    from infra.metric_samplers import sample_forever
     from infra.services import Services
+    from infra.tasks import stop_task
+    from observability.tracing import flush_tracing, setup_tracing
 
     settings = _settings()
     _configure_logging(settings)
+    setup_tracing("runtime-api-worker")
 
     async def work() -> None:
         services = Services.build(settings)
@@ -95,20 +155,30 @@ def cmd_worker(_: argparse.Namespace) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await worker.start()
+        listener = _start_metrics_listener(settings)
+        sampler = asyncio.create_task(sample_forever()) if settings.metrics_enabled else None
         log.info("agent worker %s ready (model %s)", worker.executor.worker_id, worker.model.name)
         try:
             await stop.wait()
         finally:
+            if sampler is not None:
+                await stop_task(sampler)
+            if listener is not None:
+                listener.shutdown()
             await worker.stop()
             await services.close()
+            flush_tracing()
 
     asyncio.run(_with_database(settings, work))
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
-    from infra.database import apply_migrations, close_database, init_database
+    _migrate(_settings())
+    print("migrations applied", file=sys.stderr)
 
-    settings = _settings()
+
+def _migrate(settings: Settings) -> None:
+    from infra.database import apply_migrations, close_database, init_database
 
     async def run() -> None:
         await init_database(settings, create_db=False)
@@ -118,7 +188,6 @@ def cmd_migrate(_: argparse.Namespace) -> None:
             await close_database()
 
     asyncio.run(run())
-    print("migrations applied", file=sys.stderr)
 
 
 def cmd_export_schema(_: argparse.Namespace) -> None:

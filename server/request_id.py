@@ -1,4 +1,5 @@
-"""Tags every HTTP request with an id (echoed as X-Request-ID) so a masked 500 can be traced."""
+"""Tags every HTTP request with an id (echoed as X-Request-ID) so a masked 500 can be traced;
+every log line written while the request is handled carries it (`request_id` in JSON logs)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from observability.logs import request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -28,4 +31,8 @@ class RequestIdMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = request_id_var.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)

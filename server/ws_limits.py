@@ -29,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 
 from infra.rate_limits import RateLimitExceeded
 from infra.stream_caps import StreamCaps, StreamSlot
+from observability.metrics import WEBSOCKETS_OPEN
 from resolvers.errors import DomainError
 from schema.context import Context
 from server.graphql_app import LegacyWSHandler, OfflineGraphiQLRouter
@@ -76,9 +77,11 @@ class CappedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_connection_init(message)
 
     async def handle(self) -> None:
+        WEBSOCKETS_OPEN.inc()
         try:
             await super().handle()
         finally:
+            WEBSOCKETS_OPEN.dec()
             if self.connection_slot is not None:
                 self.connection_slot.release()
 
@@ -105,9 +108,11 @@ class TimedLegacyWSHandler(LegacyWSHandler):
 
     async def handle(self) -> None:
         timer = asyncio.create_task(self._close_unless_initialised())
+        WEBSOCKETS_OPEN.inc()
         try:
             await super().handle()
         finally:
+            WEBSOCKETS_OPEN.dec()
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await timer

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 import resolvers.users
+from observability.logs import JsonFormatter
 from resolvers.viewer import Viewer
 from tests.support.client import API, Api
 
@@ -94,6 +96,8 @@ async def test_unexpected_exception_is_500_problem_with_reference(
     assert logged, [rec.getMessage() for rec in caplog.records]
     assert logged[0].levelname == "ERROR"
     assert logged[0].exc_info is not None and "secret sql" in str(logged[0].exc_info[1])
+    # A JSON log line (LOG_FORMAT=json) carries the reference as its request id too.
+    assert json.loads(JsonFormatter().format(logged[0]))["request_id"] == request_id
 
 
 async def test_request_id_on_every_response(api: Api) -> None:

@@ -1,5 +1,6 @@
 """Secrets stay secret (CONTRACT §3 Auth): no password, refresh token, verification code or JWT in
-the logs of a whole account flow, and refresh tokens, codes and passwords only hashed at rest.
+the logs of a whole account flow (in both LOG_FORMATs, text and json), and refresh tokens, codes
+and passwords only hashed at rest.
 
 The flow runs over REST and GraphQL while every logger — the SQL logger `tortoise.db_client`,
 which logs each query with its parameters, included — records at DEBUG. Codes are read from the
@@ -18,6 +19,7 @@ from typing import Any
 from tortoise import Tortoise
 
 from models import PendingSignup, RefreshToken, User, VerificationCode
+from observability.logs import JsonFormatter, LogContext
 from tests.support.client import Api, bearer
 from tests.support.mail import MailSink
 
@@ -73,10 +75,15 @@ def every_log_at_debug() -> Iterator[_Keep]:
 
 
 def log_text(keep: _Keep) -> str:
+    """The records as both LOG_FORMATs write them: text, and JSON with its request and trace
+    ids (no secret here has a character JSON would escape, so a leak shows in either)."""
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    json_formatter, context = JsonFormatter(), LogContext()
     lines = []
     for record in keep.records:
         lines.append(formatter.format(record))
+        context.filter(record)
+        lines.append(json_formatter.format(record))
         lines.append(repr(record.args))  # what a structured handler would ship as well
     return "\n".join(lines)
 
@@ -206,6 +213,7 @@ async def test_no_secret_in_the_logs_of_a_whole_flow_and_only_hashes_at_rest(
     text = log_text(logs)
     # The capture works: the SQL logger's statements (with their parameters) are in it.
     assert re.search(r"INSERT INTO .?refresh_tokens", text), "the SQL log was not captured"
+    assert '"logger":"tortoise.db_client"' in text, "the JSON lines are not in the text"
     assert len(set(codes)) >= 1 and len(refresh_tokens) == 8
     leaked = [s for s in secrets + codes if found(s, text)]
     where = {

@@ -44,7 +44,8 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key.upper() not in SETTINGS_VARIABLES and not key.startswith("RUNTIME_API_")
+        if key.upper() not in SETTINGS_VARIABLES
+        and not key.startswith(("RUNTIME_API_", "OTEL_"))  # tracing: only when a test asks
     }
     # Importable even when the package is not installed (`python -m server.cli`).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -135,8 +136,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(cwd: Path, env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
-    """`runtime-api serve` on a free loopback port with `cwd` as working directory.
+def running_server(
+    cwd: Path, env: Mapping[str, str] | None = None, *, workers: int = 1
+) -> Iterator[ServerProcess]:
+    """`runtime-api serve [--workers N]` on a free loopback port with `cwd` as working directory.
 
     `env` is the whole configuration: nothing else from the test's environment reaches the
     server (see `child_env`). Yields once /api/v1/health answers; stops the server afterwards.
@@ -146,7 +149,11 @@ def running_server(cwd: Path, env: Mapping[str, str] | None = None) -> Iterator[
     log_path = cwd.parent / f"{cwd.name}-server-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [*runtime_api_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *runtime_api_command(),
+                *("serve", "--host", "127.0.0.1", "--port", str(port)),
+                *("--workers", str(workers)),
+            ],
             cwd=cwd,
             env=child_env(env),
             stdout=log_file,
