@@ -1,7 +1,8 @@
 """What the run executor asks of a language model, whichever one stands behind it.
 
-A model turn is a stream of chunks: pieces of the assistant's text and pieces of tool calls. The
-executor turns them into AG-UI events (`TEXT_MESSAGE_*`, `TOOL_CALL_*`), executes server tools and
+A model turn is a stream of chunks: pieces of the assistant's text, of its reasoning and of tool
+calls, and the turn's token usage. The executor turns them into AG-UI events (`TEXT_MESSAGE_*`,
+`REASONING_*`, `TOOL_CALL_*`, the usage of `RUN_FINISHED`), executes server tools and
 calls the model again with their results, so a model implementation never touches the event stream,
 the database or the thread's state.
 """
@@ -33,7 +34,28 @@ class ToolCallDelta:
     arguments: str
 
 
-ModelChunk = TextDelta | ToolCallDelta
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """The next piece of the model's visible reasoning (`reasoning_content` / `reasoning` of
+    DeepSeek, Qwen and vLLM servers), streamed before its answer. Never sent back to the model
+    and not stored in the thread's history."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """The token counts the endpoint reported for the turn (at most one per turn). `None` is
+    "not reported", which is not zero."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_input_tokens: int | None = None
+
+
+ModelChunk = TextDelta | ToolCallDelta | ReasoningDelta | UsageReport
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,11 @@ A job names one run. The executor claims it only when no earlier run of its thre
 drops the job, because whoever finishes the earlier run continues with the thread's next queued
 run. The reaper covers the rest: it ends runs whose lease lapsed (their worker died) with
 `RUN_ERROR`, and re-queues queued runs nobody is working on.
+
+Cancels (resolvers/agent_cancel.py) reach a running run through the event bus, heard by a
+watcher next to the session, and through the run's `cancel_requested_at`, re-read with every
+lease renewal in case the bus message was lost. A claimed run whose cancel came while it was
+queued is ended without starting its session.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from ag_ui.core import RunErrorEvent
+from redis.exceptions import RedisError
 
 from agent_runtime.chat_model import ChatModel
 from agent_runtime.run_session import RunSession
@@ -29,6 +35,7 @@ from models import AgentRun, AgentThread
 from models.agent import FAILED, QUEUED, RUNNING, UNFINISHED
 from observability.metrics import AGENT_QUEUE_DEPTH, AGENT_RUNS_RUNNING, observe_run
 from observability.tracing import annotate, span
+from resolvers.agent_cancel import CANCEL_KIND, cancel_channel, end_cancelled_queued
 from resolvers.agent_threads import checkpoint
 
 log = logging.getLogger(__name__)
@@ -59,7 +66,10 @@ class RunExecutor:
             # The run's span: a child of the request that queued it (the job carried its trace).
             attributes = {"agent.run.id": run.run_id, "agent.thread.id": str(run.thread_id)}
             with span("agent run", attributes, kind="consumer"):
-                await self._execute_claimed(run)
+                if run.cancel_requested_at is not None:
+                    await end_cancelled_queued(self.services, run)
+                else:
+                    await self._execute_claimed(run)
             next_pk = await self._next_in_line(run.thread_id)
 
     async def _claim(self, run_pk: int) -> AgentRun | None:
@@ -95,8 +105,24 @@ class RunExecutor:
         session = RunSession(
             self.services, self.model, run, thread, await viewer_for(thread.owner_id)
         )
+        async with contextlib.AsyncExitStack() as stack:
+            subscription = self.services.events.subscribe(cancel_channel(run.thread_id))
+            try:
+                cancels = await stack.enter_async_context(subscription)
+            except RedisError as exc:
+                # Without the bus a cancel is still seen, at the next lease renewal.
+                log.warning("run %s: cannot listen for cancels (%r)", run.id, exc)
+                cancels = asyncio.Queue()
+            await self._run_session(run, session, cancels)
+
+    async def _run_session(
+        self, run: AgentRun, session: RunSession, cancels: asyncio.Queue[dict[str, object]]
+    ) -> None:
+        if await AgentRun.filter(id=run.id, cancel_requested_at__not_isnull=True).exists():
+            session.cancel.set()  # asked for between the claim and the subscription
         work = asyncio.ensure_future(session.execute())
-        heartbeat = asyncio.ensure_future(self._keep_lease(run, work))
+        heartbeat = asyncio.ensure_future(self._keep_lease(run, work, session))
+        watcher = asyncio.ensure_future(self._watch_cancels(run, session, cancels))
         status = FAILED
         started = time.perf_counter()
         AGENT_RUNS_RUNNING.inc()
@@ -121,13 +147,35 @@ class RunExecutor:
         finally:
             heartbeat.cancel()
             AGENT_RUNS_RUNNING.dec()
+            watcher.cancel()
         await AgentRun.filter(id=run.id, status=RUNNING, worker=self.worker_id).update(
-            status=status, finished_at=_now(), lease_expires_at=None
+            status=status,
+            finished_at=_now(),
+            lease_expires_at=None,
+            error=session.error_code,
+            usage=session.usage,
         )
         annotate({"agent.run.status": status})
         observe_run(status, time.perf_counter() - started)
 
-    async def _keep_lease(self, run: AgentRun, work: asyncio.Future[str]) -> None:
+    async def _watch_cancels(
+        self, run: AgentRun, session: RunSession, cancels: asyncio.Queue[dict[str, object]]
+    ) -> None:
+        while not session.cancel.is_set():
+            message = await cancels.get()
+            runs = message.get("runs")
+            if message.get("kind") == CANCEL_KIND and isinstance(runs, list) and run.id in runs:
+                session.cancel.set()
+            elif message.get("kind") != CANCEL_KIND:  # RESYNC: a message may have been lost
+                await self._check_cancel_requested(run, session)
+
+    async def _check_cancel_requested(self, run: AgentRun, session: RunSession) -> None:
+        if await AgentRun.filter(id=run.id, cancel_requested_at__not_isnull=True).exists():
+            session.cancel.set()
+
+    async def _keep_lease(
+        self, run: AgentRun, work: asyncio.Future[str], session: RunSession
+    ) -> None:
         """Renew the lease every third of its length; if it was taken away, stop the run."""
         interval = self._lease.total_seconds() / 3
         while True:
@@ -138,6 +186,7 @@ class RunExecutor:
             if not renewed:
                 work.cancel()
                 return
+            await self._check_cancel_requested(run, session)
 
     async def _abandon(self, run: AgentRun, session: RunSession, message: str) -> None:
         ended = await AgentRun.filter(id=run.id, status=RUNNING, worker=self.worker_id).update(

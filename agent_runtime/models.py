@@ -46,6 +46,9 @@ def _named_model(settings: Settings) -> ChatModel:
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         return OpenAIChatModel(
-            name.removeprefix("openai:"), base_url=settings.openai_base_url, api_key=key
+            name.removeprefix("openai:"),
+            base_url=settings.openai_base_url,
+            api_key=key,
+            images=settings.agent_model_images,
         )
     raise ValueError(f"AGENT_MODEL must be 'offline' or 'openai:<model>', not {name!r}")

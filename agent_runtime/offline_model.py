@@ -116,6 +116,20 @@ def message_text(message: Message) -> str:
     return ""
 
 
+def _has_attachments(message: UserMessage) -> bool:
+    """Whether the message carries parts other than text (images, documents, audio, video)."""
+    content = message.content
+    return isinstance(content, list) and any(not isinstance(p, TextPart) for p in content)
+
+
+def _cannot_see(lang: Lang) -> str:
+    return _say(
+        lang,
+        "I can't see images or read attached files; please tell me in words what you need.",
+        "我看不到图片，也读不了附件；请用文字告诉我你需要什么。",
+    )
+
+
 def _last_user_text(messages: Sequence[Message], before: int | None = None) -> str:
     end = len(messages) if before is None else before
     for message in reversed(messages[:end]):
@@ -219,6 +233,8 @@ class _Turn:
         if isinstance(last, ToolMessage):
             return self._after_tools()
         if isinstance(last, UserMessage):
+            if _has_attachments(last):
+                return TextReply(_cannot_see(self.lang))
             return self._answer(parse_intent(message_text(last), self.today))
         return TextReply(_help(self.lang))
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ag_ui.core import (
     AssistantMessage,
     DeveloperMessage,
+    InputContentPart,
     SystemMessage,
     TextPart,
     Tool,
@@ -40,12 +41,21 @@ from openai import (
 )
 from openai.types.chat import (
     ChatCompletionChunk,
+    ChatCompletionContentPartParam,
     ChatCompletionMessageFunctionToolCallParam,
     ChatCompletionMessageParam,
     ChatCompletionToolUnionParam,
 )
 
-from agent_runtime.chat_model import ModelChunk, ModelError, ModelRequest, TextDelta, ToolCallDelta
+from agent_runtime.chat_model import (
+    ModelChunk,
+    ModelError,
+    ModelRequest,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
 from observability.metrics import count_tokens
 
 __all__ = ["OpenAIChatModel", "system_prompt", "to_openai_messages", "to_openai_tools"]
@@ -66,9 +76,11 @@ class OpenAIChatModel:
         base_url: str | None,
         api_key: str | None,
         timeout: float = 60.0,
+        images: bool = True,
     ) -> None:
         self.model = model
         self.name = f"openai:{model}"
+        self.images = images  # send image and document parts (False: a text note instead)
         # Local endpoints ignore the key but the SDK insists on one.
         self._client = AsyncOpenAI(
             api_key=api_key or "unused",
@@ -82,7 +94,7 @@ class OpenAIChatModel:
         await self._client.close()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
-        messages = to_openai_messages(request)
+        messages = to_openai_messages(request, images=self.images)
         tools = to_openai_tools(request.tools)
         try:
             response = await self._client.chat.completions.create(
@@ -90,13 +102,15 @@ class OpenAIChatModel:
                 messages=messages,
                 tools=tools if tools else omit,
                 stream=True,
-                # The last chunk then reports the tokens used (the tokens metric).
+                # The usage comes in a last chunk with no choices; servers that do not know the
+                # option ignore it.
                 stream_options={"include_usage": True},
             )
         except OpenAIError as exc:
             raise _model_error(exc) from exc
 
         calls = _ToolCalls()
+        usage: UsageReport | None = None
         iterator = response.__aiter__()
         try:
             while True:
@@ -108,20 +122,19 @@ class OpenAIChatModel:
                     raise _model_error(exc) from exc
                 except ValueError as exc:  # a `data:` line that is not JSON
                     raise ModelError(_MALFORMED) from exc
-                usage = getattr(chunk, "usage", None)
-                if usage is not None:
-                    count_tokens(
-                        self.model,
-                        getattr(usage, "prompt_tokens", None),
-                        getattr(usage, "completion_tokens", None),
-                    )
                 try:
                     pieces = _chunk_pieces(chunk, calls)
+                    # Some servers repeat a running total on every chunk: the last one counts.
+                    usage = _usage(chunk) or usage
                 except (AttributeError, TypeError, ValueError) as exc:
                     raise ModelError(_MALFORMED) from exc
                 for piece in pieces:
                     yield piece
             calls.check_complete()
+            if usage is not None:
+                # Counted once per turn: a server may repeat a running total on every chunk.
+                count_tokens(self.model, usage.input_tokens, usage.output_tokens)
+                yield usage
         finally:
             await response.close()
 
@@ -153,7 +166,9 @@ def system_prompt(request: ModelRequest) -> str:
     return "\n".join(lines)
 
 
-def to_openai_messages(request: ModelRequest) -> list[ChatCompletionMessageParam]:
+def to_openai_messages(
+    request: ModelRequest, *, images: bool = True
+) -> list[ChatCompletionMessageParam]:
     """The system prompt followed by the conversation in Chat Completions form.
 
     Tool results are placed right after the assistant message that made the calls (as the API
@@ -172,7 +187,7 @@ def to_openai_messages(request: ModelRequest) -> list[ChatCompletionMessageParam
             # `developer` is OpenAI's newer name; many compatible servers only know `system`.
             out.append({"role": "system", "content": message.content})
         elif isinstance(message, UserMessage):
-            out.append({"role": "user", "content": _text(message.content) or _NON_TEXT})
+            out.append({"role": "user", "content": _user_content(message.content, images)})
         elif isinstance(message, AssistantMessage):
             out.extend(_assistant(message, results, answered))
     return out
@@ -203,6 +218,52 @@ def _assistant(
         content = _MISSING_RESULT if result is None else _tool_result(result)
         out.append({"role": "tool", "tool_call_id": call["id"], "content": content})
     return out
+
+
+def _user_content(
+    content: str | Sequence[InputContentPart], images: bool
+) -> str | list[ChatCompletionContentPartParam]:
+    """Text as text; a message with image or document parts as Chat Completions content parts
+    (images as `image_url` with the URL or a data URL, documents as `file`). Parts the endpoint
+    cannot take (audio, video, a document behind a URL, or any part when `images` is off)
+    become a short note, so the model knows the user attached something."""
+    if isinstance(content, str) or all(isinstance(part, TextPart) for part in content):
+        return _text(content) or _NON_TEXT
+    parts: list[ChatCompletionContentPartParam] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+            continue
+        converted = _media_part(part) if images else None
+        if converted is None:
+            article = "an" if part.type[0] in "aeiou" else "a"
+            note = f"(The user attached {article} {part.type} here.)"
+            parts.append({"type": "text", "text": note})
+        else:
+            parts.append(converted)
+    return parts
+
+
+def _media_part(part: InputContentPart) -> ChatCompletionContentPartParam | None:
+    source = part.source  # type: ignore[union-attr]  # every non-text part has one
+    if source.type == "data":
+        url = f"data:{source.mime_type};base64,{source.value}"
+    else:
+        url = source.value
+    if part.type == "image" and source.type in ("data", "url"):
+        return {"type": "image_url", "image_url": {"url": url}}
+    if part.type == "document":
+        if source.type == "file":
+            return {"type": "file", "file": {"file_id": source.value}}
+        if url.startswith("data:"):
+            name = _filename(part.metadata) or "document"
+            return {"type": "file", "file": {"file_data": url, "filename": name}}
+    return None
+
+
+def _filename(metadata: object) -> str | None:
+    name = metadata.get("filename") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def _tool_result(message: ToolMessage) -> str:
@@ -304,6 +365,13 @@ def _chunk_pieces(chunk: ChatCompletionChunk, calls: _ToolCalls) -> list[ModelCh
         delta = choice.delta
         if delta is None:
             continue
+        # DeepSeek and Qwen name it `reasoning_content`, vLLM and OpenRouter `reasoning`; both
+        # are extra fields the SDK keeps as attributes.
+        for name in ("reasoning_content", "reasoning"):
+            thought = getattr(delta, name, None)
+            if isinstance(thought, str) and thought:
+                pieces.append(ReasoningDelta(thought))
+                break
         for text in (delta.content, delta.refusal):
             if text:
                 if not isinstance(text, str):
@@ -323,6 +391,30 @@ def _chunk_pieces(chunk: ChatCompletionChunk, calls: _ToolCalls) -> list[ModelCh
                 arguments,
             )
     return pieces
+
+
+def _usage(chunk: ChatCompletionChunk) -> UsageReport | None:
+    """The chunk's token counts (OpenAI's names) as a UsageReport; None when it has none."""
+    usage = chunk.usage
+    if usage is None:
+        return None
+    prompt = getattr(usage, "prompt_tokens_details", None)
+    completion = getattr(usage, "completion_tokens_details", None)
+    report = UsageReport(
+        input_tokens=_count(usage.prompt_tokens),
+        output_tokens=_count(usage.completion_tokens),
+        total_tokens=_count(usage.total_tokens),
+        reasoning_tokens=_count(getattr(completion, "reasoning_tokens", None)),
+        cached_input_tokens=_count(getattr(prompt, "cached_tokens", None)),
+    )
+    return None if report == UsageReport() else report
+
+
+def _count(value: object) -> int | None:
+    # A count must survive every AG-UI binding (2**53 - 1, as ag_ui.core's own mappers check).
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= 2**53 - 1 else None
 
 
 def _model_error(exc: OpenAIError) -> ModelError:

@@ -5,16 +5,23 @@ calls until the model has answered, a data-changing tool needs the user's approv
 with an `interrupt` outcome), or a frontend tool must run in the client (the run ends with
 `pendingToolCallIds`). Every event goes to the thread's stream as it happens; messages and state
 are stored as they complete, each store recording the id of the newest event it reflects.
+
+A cancel (`self.cancel`, set by the executor) is acted on between steps: the model's stream is
+closed at once, a tool that is executing finishes and its result is stored, then the run ends with
+`RUN_FINISHED` and the cancelled outcome. Whatever the run had opened (a text message, a tool
+call, a step) is closed first, so the run's events stay a valid AG-UI sequence.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonpatch
 import orjson
@@ -22,8 +29,10 @@ from ag_ui.core import (
     BaseEvent,
     Interrupt,
     MessagesSnapshotEvent,
+    ReasoningMessage,
     RunAgentInput,
     RunErrorEvent,
+    RunFinishedCancelledOutcome,
     RunFinishedEvent,
     RunFinishedInterruptOutcome,
     RunFinishedSuccessOutcome,
@@ -35,6 +44,7 @@ from ag_ui.core import (
     TextMessageContentEvent,
     TextMessageEndEvent,
     TextMessageStartEvent,
+    TokenUsage,
     Tool,
     ToolCallArgsEvent,
     ToolCallEndEvent,
@@ -44,21 +54,33 @@ from ag_ui.core import (
 )
 
 from agent_runtime import server_tools
-from agent_runtime.chat_model import ChatModel, ModelError, ModelRequest, TextDelta
+from agent_runtime.chat_model import (
+    ChatModel,
+    ModelChunk,
+    ModelError,
+    ModelRequest,
+    ReasoningDelta,
+    TextDelta,
+    UsageReport,
+)
 from agent_runtime.tool_specs import NEEDS_APPROVAL, SERVER_TOOL_NAMES, SERVER_TOOLS
+from agent_runtime.turn_extras import ReasoningStream, RunUsage
 from infra.services import Services
-from models import AgentRun, AgentThread
-from models.agent import FAILED, FINISHED, INTERRUPTED
+from models import AgentRun, AgentThread, User
+from models.agent import CANCELLED, FAILED, FINISHED, INTERRUPTED
 from observability.tracing import annotate, span
+from resolvers.agent_cancel import CANCELLED_RESULT
 from resolvers.agent_threads import (
     PENDING_APPROVALS,
     append_messages,
     checkpoint,
     dump_message,
     load_messages,
+    open_tool_calls,
     parse_messages,
     pending_approvals,
 )
+from resolvers.timezones import DEFAULT_TIMEZONE, is_timezone
 from resolvers.viewer import Viewer
 
 PROTOCOL_VERSION = "1.0"
@@ -66,6 +88,10 @@ PROTOCOL_VERSION = "1.0"
 
 def _new_id() -> str:
     return str(uuid.uuid4())
+
+
+class RunCancelled(Exception):
+    """Raised inside the session at the next safe point after a cancel was asked for."""
 
 
 def interrupt_id(tool_call_id: str) -> str:
@@ -109,6 +135,15 @@ class RunSession:
         self.state: dict[str, Any] = dict(thread.state or {})
         self.messages: list[dict[str, Any]] = []
         self.last_event_id: str | None = None
+        self.cancel = asyncio.Event()  # set when the user cancels the run
+        self.stored_calls: list[str] = []  # ids of the tool calls this run stored
+        # What the executor records on the run's row when the run ends: the RUN_ERROR code,
+        # and the model's token usage (AG-UI-shaped; None unless the model reported it). The
+        # usage is filled by whoever reads it from the model and should also go on the run's
+        # terminal event.
+        self.error_code: str | None = None
+        self.usage: Any = None
+        self.run_usage = RunUsage(model.name)  # fills `usage` (agent_runtime/turn_extras.py)
 
     # --- output -------------------------------------------------------------------------------
 
@@ -128,14 +163,36 @@ class RunSession:
         await checkpoint(self.thread, state=self.state, event_id=self.last_event_id)
 
     async def fail(self, message: str, code: str) -> str:
-        await self.emit(RunErrorEvent(message=message, code=code))
+        self.error_code = code
+        await self.emit(RunErrorEvent(message=message, code=code, usage=self._usage()))
         await self.save_state()
         return FAILED
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise RunCancelled
+
+    async def _end_cancelled(self) -> str:
+        # Tool calls of this run that were stored but will never run (a cancel between the
+        # model's turn and its tools, or before an approval was asked) get a cancelled result:
+        # a call without one would make the conversation invalid for the model's next turn.
+        unanswered = open_tool_calls(self.messages)
+        for call_id in [c for c in self.stored_calls if c in unanswered]:
+            await self._tool_result(call_id, dict(CANCELLED_RESULT))
+        await self.emit(self._finished(RunFinishedCancelledOutcome()))
+        await self.save_state()
+        return CANCELLED
 
     # --- the run ------------------------------------------------------------------------------
 
     async def execute(self) -> str:
         """Run to the end; returns the run's final status."""
+        try:
+            return await self._execute()
+        except RunCancelled:
+            return await self._end_cancelled()
+
+    async def _execute(self) -> str:
         await self.emit(
             RunStartedEvent(
                 thread_id=self.thread_id,
@@ -176,6 +233,8 @@ class RunSession:
         for message in self.input.messages:
             if message.id in known:
                 continue
+            if isinstance(message, ReasoningMessage):
+                continue  # reasoning a client echoes back is not history (turn_extras.py)
             if isinstance(message, ToolMessage) and message.tool_call_id in open_approvals:
                 # A legacy approval: its result message (same id) will carry the tool's result.
                 verdict = _legacy_verdict(message.content)
@@ -211,6 +270,7 @@ class RunSession:
             answer = answers.get(str(entry.get("toolCallId")))
             if answer is None or entry.get("status") != "pending":
                 continue
+            self.check_cancel()
             status = "approved" if answer.approved else "rejected"
             await self._patch_state(
                 [{"op": "replace", "path": f"/{PENDING_APPROVALS}/{index}/status", "value": status}]
@@ -254,7 +314,17 @@ class RunSession:
         )
 
     def _finished(self, outcome: Any) -> RunFinishedEvent:
-        return RunFinishedEvent(thread_id=self.thread_id, run_id=self.input.run_id, outcome=outcome)
+        return RunFinishedEvent(
+            thread_id=self.thread_id,
+            run_id=self.input.run_id,
+            outcome=outcome,
+            usage=self._usage(),
+        )
+
+    def _usage(self) -> list[TokenUsage] | None:
+        """The run's token usage for its terminal event; also kept for the run's row."""
+        self.usage = self.run_usage.as_json()
+        return self.run_usage.summary()
 
     # --- model turns --------------------------------------------------------------------------
 
@@ -262,27 +332,28 @@ class RunSession:
         frontend = [t for t in self.input.tools or () if t.name not in SERVER_TOOL_NAMES]
         return [*SERVER_TOOLS, *frontend], {t.name for t in frontend}
 
-    def _timezone(self) -> str:
+    async def _timezone(self) -> str:
+        """The zone the model reads dates in: the run's `forwardedProps.timezone`, else the
+        thread's `state.timezone`, else the user's profile setting (UTC by default)."""
         for source in (self.input.forwarded_props, self.state):
             zone = source.get("timezone") if isinstance(source, dict) else None
-            if isinstance(zone, str):
-                try:
-                    ZoneInfo(zone)
-                except (ZoneInfoNotFoundError, ValueError):
-                    continue
-                return zone
-        return "UTC"
+            if is_timezone(zone):
+                return str(zone)
+        saved = await User.filter(id=self.viewer.user_id).first().values_list("timezone", flat=True)
+        return str(saved) if is_timezone(saved) else DEFAULT_TIMEZONE
 
     async def _converse(self) -> str:
         tools, frontend_names = self._tools()
         context = [f"{c.description}: {c.value}" for c in self.input.context or ()]
         turns = self.services.settings.agent_max_model_turns
+        timezone = await self._timezone()
         for turn in range(1, turns + 1):
+            self.check_cancel()
             request = ModelRequest(
                 messages=parse_messages(self.messages),
                 tools=tools,
                 now=datetime.now(UTC),
-                timezone=self._timezone(),
+                timezone=timezone,
                 context=context,
             )
             try:
@@ -298,6 +369,7 @@ class RunSession:
                 elif call.name in frontend_names:
                     frontend.append(call.call_id)
                 else:  # a read-only server tool, or an unknown name (answered with an error)
+                    self.check_cancel()
                     await self.emit(StepStartedEvent(step_name=f"tool:{call.name}"))
                     result = await server_tools.execute(
                         self.services, self.viewer, call.name, call.text
@@ -305,6 +377,7 @@ class RunSession:
                     await self.emit(StepFinishedEvent(step_name=f"tool:{call.name}"))
                     await self._tool_result(call.call_id, result)
                     executed = True
+            self.check_cancel()
             if approvals:
                 return await self._interrupt(approvals)
             if frontend:
@@ -341,54 +414,82 @@ class RunSession:
         trailing: list[dict[str, Any]] = []  # text after tool calls: a message of its own
         trailing_id: str | None = None
         open_call: _Call | None = None
-        async for chunk in self.model.stream(request):
-            if isinstance(chunk, TextDelta):
-                if not chunk.text:
+        reasoning = ReasoningStream(self.emit)
+        try:
+            async for chunk in self._chunks(self.model.stream(request)):
+                if isinstance(chunk, UsageReport):
+                    self.run_usage.add(chunk)
                     continue
-                if open_call is not None:
-                    await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
-                    open_call = None
-                if calls:  # text after tool calls
-                    if trailing_id is None:
-                        trailing_id = _new_id()
-                        trailing.append({"id": trailing_id, "role": "assistant", "content": ""})
+                if isinstance(chunk, ReasoningDelta):
+                    await reasoning.add(chunk.text)
+                    continue
+                await reasoning.close()
+                if isinstance(chunk, TextDelta):
+                    if not chunk.text:
+                        continue
+                    if open_call is not None:
+                        await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+                        open_call = None
+                    if calls:  # text after tool calls
+                        if trailing_id is None:
+                            trailing_id = _new_id()
+                            trailing.append({"id": trailing_id, "role": "assistant", "content": ""})
+                            await self.emit(
+                                TextMessageStartEvent(message_id=trailing_id, role="assistant")
+                            )
+                            text_open = True
+                        trailing[-1]["content"] += chunk.text
                         await self.emit(
-                            TextMessageStartEvent(message_id=trailing_id, role="assistant")
+                            TextMessageContentEvent(message_id=trailing_id, delta=chunk.text)
+                        )
+                        continue
+                    if not text_open:
+                        await self.emit(
+                            TextMessageStartEvent(message_id=message_id, role="assistant")
                         )
                         text_open = True
-                    trailing[-1]["content"] += chunk.text
+                    text.append(chunk.text)
                     await self.emit(
-                        TextMessageContentEvent(message_id=trailing_id, delta=chunk.text)
+                        TextMessageContentEvent(message_id=message_id, delta=chunk.text)
                     )
                     continue
-                if not text_open:
-                    await self.emit(TextMessageStartEvent(message_id=message_id, role="assistant"))
-                    text_open = True
-                text.append(chunk.text)
-                await self.emit(TextMessageContentEvent(message_id=message_id, delta=chunk.text))
-                continue
+                if text_open:
+                    await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
+                    text_open = False
+                if open_call is None or open_call.call_id != chunk.call_id:
+                    if open_call is not None:
+                        await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+                    if any(c.call_id == chunk.call_id for c in calls):
+                        continue  # a call the model already closed: ignore late pieces
+                    open_call = _Call(chunk.call_id, chunk.name)
+                    calls.append(open_call)
+                    await self.emit(
+                        ToolCallStartEvent(
+                            tool_call_id=chunk.call_id,
+                            tool_call_name=chunk.name,
+                            parent_message_id=message_id,
+                        )
+                    )
+                if chunk.arguments:
+                    open_call.arguments.append(chunk.arguments)
+                    await self.emit(
+                        ToolCallArgsEvent(tool_call_id=chunk.call_id, delta=chunk.arguments)
+                    )
+        except RunCancelled:
+            # Close what the turn opened. The text the user saw is kept; tool calls are
+            # dropped (they never run, and a call without a result would be half-written).
+            await reasoning.close()
             if text_open:
                 await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
-                text_open = False
-            if open_call is None or open_call.call_id != chunk.call_id:
-                if open_call is not None:
-                    await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
-                if any(c.call_id == chunk.call_id for c in calls):
-                    continue  # a call the model already closed: ignore late pieces
-                open_call = _Call(chunk.call_id, chunk.name)
-                calls.append(open_call)
-                await self.emit(
-                    ToolCallStartEvent(
-                        tool_call_id=chunk.call_id,
-                        tool_call_name=chunk.name,
-                        parent_message_id=message_id,
-                    )
-                )
-            if chunk.arguments:
-                open_call.arguments.append(chunk.arguments)
-                await self.emit(
-                    ToolCallArgsEvent(tool_call_id=chunk.call_id, delta=chunk.arguments)
-                )
+            if open_call is not None:
+                await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+            await self.emit(StepFinishedEvent(step_name=step))
+            partial = [{"id": message_id, "role": "assistant", "content": "".join(text)}]
+            kept = (partial if text else []) + [t for t in trailing if t["content"]]
+            if kept:
+                await self.store(*kept)
+            raise
+        await reasoning.close()
         if text_open:
             await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
         if open_call is not None:
@@ -407,9 +508,37 @@ class RunSession:
                 for c in calls
             ]
         bodies = ([assistant] if text or calls else []) + trailing
+        self.stored_calls.extend(c.call_id for c in calls)
         if bodies:
             await self.store(*bodies)
         return calls
+
+    async def _chunks(self, stream: AsyncIterator[ModelChunk]) -> AsyncIterator[ModelChunk]:
+        """The model's chunks until it ends, or until a cancel: then the model's stream is
+        closed without waiting for its next chunk, and RunCancelled is raised."""
+        iterator = aiter(stream)
+        cancelled = asyncio.ensure_future(self.cancel.wait())
+        try:
+            while True:
+                self.check_cancel()
+                step = asyncio.ensure_future(anext(iterator))
+                await asyncio.wait({step, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    step.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await step
+                    raise RunCancelled
+                try:
+                    chunk = step.result()
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            cancelled.cancel()
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
 
     async def _interrupt(self, calls: list[_Call]) -> str:
         """Ask for approval: list the calls in the state, then end the run as interrupted."""

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # or to interrupt (tests of resuming and of worker failure). 0 in production.
     agent_model_chunk_delay_s: float = Field(default=0.0, ge=0, le=10)
     agent_sse_keepalive_s: float = Field(default=15.0, gt=0)
+    # Inline image and document data of one content part of a user message, in decoded bytes
+    # (resolvers/agent_parts.py); over it: 422. Requests are also bounded by MAX_BODY_BYTES.
+    agent_max_attachment_bytes: int = Field(default=768 * 1024, ge=0)
+    # Whether the OpenAI-compatible model is sent image / document parts; 0 or false turns
+    # them into a note saying the user attached something (for text-only endpoints).
+    agent_model_images: bool = True
 
     # --- GraphQL ---
     graphiql: bool | None = None  # None: on in development, off in production

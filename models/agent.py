@@ -9,11 +9,15 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from models.users import User
 
-# AgentRun.status: queued -> running -> one of the terminal states. A run moves only forward, by
-# conditional UPDATEs, so two workers can never both execute it.
+# AgentRun.status: queued -> running -> one of the end states. A run moves only forward, by
+# conditional UPDATEs, so two workers can never both execute it. `interrupted` (waiting for an
+# approval) ends the run's execution but can still be cancelled; `cancelled` is reached from
+# queued (by the canceller), running (by the worker, once it sees the request) or interrupted.
 QUEUED, RUNNING = "queued", "running"
-FINISHED, INTERRUPTED, FAILED = "finished", "interrupted", "error"
+FINISHED, INTERRUPTED, FAILED, CANCELLED = "finished", "interrupted", "error", "cancelled"
 UNFINISHED = (QUEUED, RUNNING)
+CANCELLABLE = (QUEUED, RUNNING, INTERRUPTED)
+RUN_STATUSES = (QUEUED, RUNNING, INTERRUPTED, FINISHED, FAILED, CANCELLED)
 
 
 class AgentThread(Model):
@@ -54,6 +58,14 @@ class AgentRun(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    # The RUN_ERROR code of a run that ended in `error`.
+    error = fields.CharField(max_length=64, null=True)
+    # The model's token usage (AG-UI-shaped JSON), null unless the model reported it.
+    usage: dict[str, Any] | None = fields.JSONField(null=True)
+    # Set when a cancel is asked for a running run: the worker executing it ends it as
+    # `cancelled`. The column outlives the wake-up signal (a worker that missed the signal
+    # sees it when it renews its lease).
+    cancel_requested_at = fields.DatetimeField(null=True)
     if TYPE_CHECKING:
         thread_id: uuid.UUID
 

@@ -18,6 +18,9 @@ class User(Model):
     role = fields.CharField(max_length=20, default="authenticated")
     avatar_url = fields.CharField(max_length=2048, null=True)
     bio = fields.CharField(max_length=200, null=True)
+    # An IANA zone name (validated with zoneinfo when set): the agent reads the user's "today",
+    # "tomorrow" and "at 3 pm" in it unless a run names another zone.
+    timezone = fields.CharField(max_length=64, default="UTC")
     created_at = fields.DatetimeField(auto_now_add=True)
     email_confirmed_at = fields.DatetimeField(null=True)
 

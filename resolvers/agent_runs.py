@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 from infra.services import Services
 from models import AgentRun, AgentThread
 from models.agent import UNFINISHED
+from resolvers.agent_parts import check_parts
 from resolvers.agent_threads import (
     NOT_YOURS,
     load_messages,
@@ -124,6 +125,7 @@ async def accept_run(
 ) -> RunTicket:
     """Record and queue a run (202), or return the one already recorded under its runId."""
     run_input = parse_run_input(payload)
+    check_parts(run_input, services.settings.agent_max_attachment_bytes)
     if path_thread_id is not None and run_input.thread_id != path_thread_id:
         raise InvalidInput(
             "threadId in the body must equal the thread in the path.",

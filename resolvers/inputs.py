@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from resolvers.input_base import Input
+from resolvers.timezones import check_timezone
 
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
@@ -62,6 +63,7 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=6, max_length=128)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_timezone)]
 InviteCodeText = Annotated[
     str,
     BeforeValidator(_upper),
@@ -118,11 +120,15 @@ class UpdateMeRequest(Input):
     username: Username | None = None
     avatar_url: HttpUrl | None = None
     bio: Annotated[str, StringConstraints(max_length=200)] | None = None
+    timezone: Timezone | None = Field(
+        default=None, description="IANA time zone name, e.g. Asia/Shanghai (default UTC)"
+    )
 
     @model_validator(mode="after")
     def _username_not_null(self) -> UpdateMeRequest:
-        if "username" in self.model_fields_set and self.username is None:
-            raise ValueError("username cannot be null")
+        for name in ("username", "timezone"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
         return self
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from resolvers.agent_run_status import RunStatus
 from resolvers.agent_runs import RunTicket
 
 ResumeInput = Annotated[
@@ -62,3 +64,57 @@ class HistoryEnvelope(BaseModel):
     type: str = "STATE_SNAPSHOT"
     thread_id: str | None = Field(alias="threadId")
     snapshot: HistorySnapshot
+
+
+class RunStatusBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    thread_id: str = Field(alias="threadId")
+    run_id: str = Field(alias="runId")
+    status: str = Field(
+        description="queued, running, interrupted (waiting for approval), finished, error or "
+        "cancelled"
+    )
+    created_at: datetime = Field(alias="createdAt")
+    started_at: datetime | None = Field(alias="startedAt")
+    finished_at: datetime | None = Field(alias="finishedAt")
+    error: str | None = Field(description="The RUN_ERROR code of a run that ended in error")
+    usage: Any = Field(description="The model's token usage, null unless it reported it")
+    cancel_requested_at: datetime | None = Field(alias="cancelRequestedAt")
+
+    @classmethod
+    def of(cls, run: RunStatus) -> RunStatusBody:
+        return cls(
+            thread_id=run.thread_id,
+            run_id=run.run_id,
+            status=run.status,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            error=run.error,
+            usage=run.usage,
+            cancel_requested_at=run.cancel_requested_at,
+        )
+
+
+class RunPageBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    runs: list[RunStatusBody]
+    next_cursor: str | None = Field(
+        alias="nextCursor", description="Pass as `cursor` for the next, older page; null at the end"
+    )
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    run_id: str | None = Field(
+        default=None,
+        alias="runId",
+        description="The run to cancel; absent: every queued or running run",
+    )
+
+
+class CancelledBody(BaseModel):
+    cancelled: list[str] = Field(description="The run ids the cancel applies to")

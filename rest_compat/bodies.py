@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from models import User
 from resolvers.sessions import SessionTokens
@@ -68,6 +68,22 @@ class UserProfile(BaseModel):
     @classmethod
     def of(cls, user: User) -> UserProfile:
         return cls(id=user.id, username=user.username, avatar_url=user.avatar_url, bio=user.bio)
+
+
+class OwnProfile(UserProfile):
+    """The caller's own profile: the public fields and the caller's settings."""
+
+    timezone: str = Field(description="IANA time zone name the agent reads dates in")
+
+    @classmethod
+    def of(cls, user: User) -> OwnProfile:
+        return cls(
+            id=user.id,
+            username=user.username,
+            avatar_url=user.avatar_url,
+            bio=user.bio,
+            timezone=user.timezone,
+        )
 
 
 class Health(BaseModel):

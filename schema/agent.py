@@ -9,12 +9,14 @@ from datetime import date
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import agent_history, agent_runs
+from agent_runtime.capabilities import capabilities_json
+from resolvers import agent_cancel, agent_history, agent_run_status, agent_runs
 from resolvers.agent_threads import list_threads
 from resolvers.errors import InvalidInput
 from schema.context import GqlInfo, require_viewer
 from schema.subscription import stream_slot
 from schema.types.agent import AgentEvent, AgentHistoryDay, AgentRunTicket, AgentThread
+from schema.types.agent_runs import AgentRun
 from subscriptions.agent_events import check_cursor, open_thread_events
 from subscriptions.session_bound import until_signed_out
 
@@ -54,6 +56,19 @@ class AgentQuery:
         key = _thread_id(thread_id, "threadId") if thread_id is not None else None
         return AgentHistoryDay.of(await agent_history.history_day(viewer, key, before))
 
+    @strawberry.field(
+        description="What the agent can do: an AG-UI 1.0 AgentCapabilities object (camelCase)."
+    )
+    async def agent_capabilities(self, info: GqlInfo) -> JSON:
+        await require_viewer(info)
+        return JSON(capabilities_json(info.context.services.settings))
+
+    @strawberry.field(description="One run's status.")
+    async def agent_run(self, info: GqlInfo, thread_id: strawberry.ID, run_id: str) -> AgentRun:
+        viewer = await require_viewer(info)
+        key = _thread_id(thread_id, "threadId")
+        return AgentRun.of(await agent_run_status.get_run(viewer, key, run_id))
+
 
 @strawberry.type
 class AgentMutation:
@@ -75,6 +90,17 @@ class AgentMutation:
             info.context.services, viewer, _resume_input(input), path_thread_id=str(thread_id)
         )
         return AgentRunTicket.of(ticket)
+
+    @strawberry.mutation(
+        description="Cancel a run, or without runId every queued or running run of the thread; "
+        "returns the run ids the cancel applies to (a run that already ended is not listed)."
+    )
+    async def cancel_agent_run(
+        self, info: GqlInfo, thread_id: strawberry.ID, run_id: str | None = None
+    ) -> list[str]:
+        viewer = await require_viewer(info)
+        key = _thread_id(thread_id, "threadId")
+        return await agent_cancel.cancel_runs(info.context.services, viewer, key, run_id)
 
 
 @strawberry.type

@@ -69,3 +69,6 @@ class UpdateMeInput:
     username: str | None = strawberry.UNSET
     avatar_url: str | None = strawberry.UNSET
     bio: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="IANA time zone name, e.g. Asia/Shanghai"
+    )

@@ -149,7 +149,9 @@ class RestCase:
 
     def path(self, world: World, target: str | None = None) -> str:
         value = target or (world.ids[self.target] if self.target else "")
-        return self.route.replace("{id}", value).replace("{thread_id}", value)
+        # `{run_id}` is always alice's run: a stranger is refused on the thread already.
+        route = self.route.replace("{run_id}", "run-1")
+        return route.replace("{id}", value).replace("{thread_id}", value)
 
     @property
     def label(self) -> str:
@@ -208,6 +210,12 @@ STRANGER_REST: list[RestCase] = [
     ),
     RestCase("GET", V1 + "/agent/runs/{thread_id}/events", 403, "thread"),
     RestCase("GET", V1 + "/agent/runs/{thread_id}/history", 403, "thread"),
+    RestCase("GET", V1 + "/agent/runs/{thread_id}/runs", 403, "thread"),
+    RestCase("GET", V1 + "/agent/runs/{thread_id}/runs/{run_id}", 403, "thread"),
+    RestCase(
+        "POST", V1 + "/agent/runs/{thread_id}/cancel", 403, "thread", lambda w: {"runId": "run-1"}
+    ),
+    RestCase("POST", V1 + "/agent/runs/{thread_id}/cancel", 403, "thread"),  # every run
     RestCase("GET", V1 + "/agent/history", 403, params=lambda w: {"threadId": w.ids["thread"]}),
     RestCase("GET", V1 + "/auth/users", 403, params=lambda w: {"email": w.alice.email}),
 ]
@@ -226,7 +234,9 @@ class OwnCase:
 
 OWN_DATA_REST: list[OwnCase] = [
     OwnCase("GET", V1 + "/users/me", 200),
-    OwnCase("PATCH", V1 + "/users/me", 200, lambda w: {"bio": "bob's own bio"}),
+    OwnCase(
+        "PATCH", V1 + "/users/me", 200, lambda w: {"bio": "bob's own bio", "timezone": "Asia/Tokyo"}
+    ),
     # An exact email match finds alice's public profile (id, username): never her email.
     OwnCase("POST", V1 + "/users/search", 200, lambda w: {"query": w.alice.email}, ("alice",)),
     OwnCase("GET", V1 + "/friends", 200),
@@ -237,6 +247,8 @@ OWN_DATA_REST: list[OwnCase] = [
     ),
     OwnCase("GET", V1 + "/inbox/messages", 200),
     OwnCase("GET", V1 + "/agent/history", 200),
+    # The same for every user: what the server's agent can do.
+    OwnCase("GET", V1 + "/agent/capabilities", 200),
     # Anyone may be sent a friend request; the answer names its recipient, nothing else.
     OwnCase(
         "POST",
@@ -342,6 +354,7 @@ async def assert_alices_world_is_intact(world: World) -> None:
         message = await InboxMessage.get(id=ids[key])
         assert message.status == "pending" and not message.is_read, key
     assert [r.run_id for r in await AgentRun.filter(thread_id=ids["thread"])] == ["run-1"]
+    assert [r.cancel_requested_at for r in await AgentRun.filter(thread_id=ids["thread"])] == [None]
 
 
 async def test_routes_without_ids_answer_the_stranger_with_his_own_data_only(
@@ -439,6 +452,24 @@ STRANGER_GQL: list[GqlCase] = [
         lambda w: {"id": w.ids["thread"], "input": run_input(w.ids["thread"], "run-bob")},
         "FORBIDDEN",
     ),
+    GqlCase(
+        "Query.agentRun",
+        'query($id: ID!) { agentRun(threadId: $id, runId: "run-1") { runId status usage } }',
+        _v(id="thread"),
+        "FORBIDDEN",
+    ),
+    GqlCase(
+        "Mutation.cancelAgentRun",
+        'mutation($id: ID!) { cancelAgentRun(threadId: $id, runId: "run-1") }',
+        _v(id="thread"),
+        "FORBIDDEN",
+    ),
+    GqlCase(
+        "Mutation.cancelAgentRun",
+        "mutation($id: ID!) { cancelAgentRun(threadId: $id) }",
+        _v(id="thread"),
+        "FORBIDDEN",
+    ),
     # Not an id field, but the GraphQL twin of `GET /auth/users` (403 whatever the email).
     GqlCase(
         "Query.userByEmail",
@@ -466,7 +497,7 @@ GQL_EXEMPT: dict[str, str] = {
 
 # Query fields without ids: bob gets his own data, none of alice's.
 OWN_DATA_GQL: dict[str, tuple[str, dict[str, Any] | None, tuple[str, ...]]] = {
-    "Query.me": ("{ me { id username email bio } }", None, ()),
+    "Query.me": ("{ me { id username email bio timezone } }", None, ()),
     "Query.searchUsers": (
         "query($q: String!) { searchUsers(query: $q) { id username bio } }",
         {"q": "alice@example.com"},
@@ -483,6 +514,7 @@ OWN_DATA_GQL: dict[str, tuple[str, dict[str, Any] | None, tuple[str, ...]]] = {
     "Query.inboxMessages": (f"{{ inboxMessages {{ {MESSAGE} }} }}", None, ()),
     "Query.agentThreads": ("{ agentThreads { id lastActiveAt } }", None, ()),
     "Query.health": ("{ health { status } }", None, ()),
+    "Query.agentCapabilities": ("{ agentCapabilities }", None, ()),
 }
 
 
@@ -650,6 +682,9 @@ TOKEN_REST: list[TokenCase] = [
     TokenCase("GET", "/inbox/messages"),
     TokenCase("DELETE", "/friends/{alice}", control=False),
     TokenCase("GET", "/agent/runs/{thread}/history"),
+    TokenCase("GET", "/agent/runs/{thread}/runs"),
+    TokenCase("GET", "/agent/runs/{thread}/runs/run-1"),
+    TokenCase("POST", "/agent/runs/{thread}/cancel", control=False),  # 202, not 200
     TokenCase("POST", "/agent/runs", lambda ids: run_input(ids["thread"], "x"), control=False),
     # Server-sent events: refused before any stream starts.
     TokenCase("GET", "/agent/runs/{thread}/events", control=False),

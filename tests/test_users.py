@@ -14,6 +14,7 @@ from tests.support.client import Account, Api
 from tests.support.transports import TRANSPORTS, Transport
 
 PROFILE = {"id", "username", "avatar_url", "bio"}
+OWN_PROFILE = PROFILE | {"timezone"}  # the caller's own settings, on `me` only
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -46,9 +47,15 @@ async def make_user(username: str, email: str | None = None, **fields: Any) -> U
 async def test_get_me(t: Transport, alice: Account) -> None:
     outcome = await t.me(alice.access_token)
     me = outcome.expect_ok()
-    assert me == {"id": alice.id, "username": "alice", "avatar_url": None, "bio": None}
+    assert me == {
+        "id": alice.id,
+        "username": "alice",
+        "avatar_url": None,
+        "bio": None,
+        "timezone": "UTC",
+    }
     if t.kind == "rest":
-        assert outcome.status == 200 and set(outcome.raw.json()) == PROFILE
+        assert outcome.status == 200 and set(outcome.raw.json()) == OWN_PROFILE
 
 
 async def test_graphql_me_has_the_account_fields(api: Api, alice: Account) -> None:
@@ -84,6 +91,7 @@ async def test_update_me(t: Transport, alice: Account) -> None:
         "username": "Alicia",
         "avatar_url": "https://cdn.example.com/a.png",
         "bio": "Hello 世界",
+        "timezone": "UTC",
     }
     assert outcome.expect_ok() == expected
     if t.kind == "rest":
@@ -98,7 +106,13 @@ async def test_update_is_partial_and_null_clears(t: Transport, alice: Account) -
     me = (await t.update_me(alice.access_token, bio="new bio")).expect_ok()
     assert me["avatar_url"] == "http://x.example/a" and me["username"] == "alice"
     me = (await t.update_me(alice.access_token, avatar_url=None, bio=None)).expect_ok()
-    assert me == {"id": alice.id, "username": "alice", "avatar_url": None, "bio": None}
+    assert me == {
+        "id": alice.id,
+        "username": "alice",
+        "avatar_url": None,
+        "bio": None,
+        "timezone": "UTC",
+    }
     me = (await t.update_me(alice.access_token)).expect_ok()
     assert me["username"] == "alice"
 

@@ -6,12 +6,24 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
+from ag_ui.core import AgentCapabilities
 from fastapi import APIRouter, Body, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from resolvers import agent_history, agent_runs
+from agent_runtime.capabilities import agent_capabilities
+from resolvers import agent_cancel, agent_history, agent_run_status, agent_runs
 from resolvers.errors import InvalidInput, NotFound
-from rest_compat.agent_bodies import HistoryEnvelope, ResumeInput, RunTicketBody, resume_input
+from rest_compat.agent_bodies import (
+    CancelBody,
+    CancelledBody,
+    HistoryEnvelope,
+    ResumeInput,
+    RunPageBody,
+    RunStatusBody,
+    RunTicketBody,
+    resume_input,
+)
+from rest_compat.agent_disconnect import cancel_if_dropped, cancels_on_disconnect
 from rest_compat.agent_sse import sse_response
 from rest_compat.deps import ServicesDep, StreamViewerDep, ViewerDep
 from rest_compat.problems import problem_responses
@@ -113,6 +125,60 @@ async def thread_events(
 
 
 @router.get(
+    "/runs/{thread_id}/runs",
+    response_model=RunPageBody,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The thread's runs with their status, newest first",
+)
+async def list_runs(
+    viewer: ViewerDep,
+    thread_id: ThreadPath,
+    limit: Annotated[int | None, Query(description="Runs per page, 1 to 100 (20)")] = None,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> RunPageBody:
+    page = await agent_run_status.list_runs(
+        viewer,
+        _thread(thread_id),
+        limit=limit,
+        cursor=cursor,
+        locs=(["query", "limit"], ["query", "cursor"]),
+    )
+    return RunPageBody(runs=[RunStatusBody.of(r) for r in page.runs], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/runs/{thread_id}/runs/{run_id}",
+    response_model=RunStatusBody,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One run's status",
+)
+async def get_run(
+    viewer: ViewerDep, thread_id: ThreadPath, run_id: Annotated[str, Path()]
+) -> RunStatusBody:
+    return RunStatusBody.of(await agent_run_status.get_run(viewer, _thread(thread_id), run_id))
+
+
+@router.post(
+    "/runs/{thread_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CancelledBody,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Cancel a run, or every queued or running run of the thread",
+)
+async def cancel_run(
+    services: ServicesDep,
+    viewer: ViewerDep,
+    thread_id: ThreadPath,
+    body: CancelBody | None = None,
+) -> CancelledBody:
+    run_id = body.run_id if body is not None else None
+    cancelled = await agent_cancel.cancel_runs(services, viewer, _thread(thread_id), run_id)
+    return CancelledBody(cancelled=cancelled)
+
+
+@router.get(
     "/runs/{thread_id}/history",
     response_model=HistoryEnvelope,
     response_model_by_alias=True,
@@ -172,5 +238,19 @@ async def run_agent(
         slot.release()
         raise
     events = run_events(services, thread_id, ticket.run_id, after if ticket.created else None)
+    if cancels_on_disconnect(run_input):
+        events = cancel_if_dropped(events, services, viewer, thread_id, ticket.run_id)
     events = until_signed_out(services, viewer, events)
     return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
+
+
+@router.get(
+    "/capabilities",
+    response_model=AgentCapabilities,
+    response_model_by_alias=True,
+    response_model_exclude_none=True,
+    responses=problem_responses(401),
+    summary="What the agent can do: AG-UI 1.0 AgentCapabilities",
+)
+async def capabilities(services: ServicesDep, viewer: ViewerDep) -> AgentCapabilities:
+    return agent_capabilities(services.settings)

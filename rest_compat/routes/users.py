@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from resolvers import users
 from resolvers.inputs import SearchUsersRequest, UpdateMeRequest
-from rest_compat.bodies import UserProfile
+from rest_compat.bodies import OwnProfile, UserProfile
 from rest_compat.deps import ServicesDep, ViewerDep
 from rest_compat.problems import problem_responses
 
@@ -12,15 +12,15 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", responses=problem_responses(401), summary="The caller's profile")
-async def get_me(viewer: ViewerDep) -> UserProfile:
-    return UserProfile.of(await users.get_me(viewer))
+async def get_me(viewer: ViewerDep) -> OwnProfile:
+    return OwnProfile.of(await users.get_me(viewer))
 
 
 @router.patch(
     "/me", responses=problem_responses(401, 409, 422), summary="Update the caller's profile"
 )
-async def update_me(body: UpdateMeRequest, viewer: ViewerDep) -> UserProfile:
-    return UserProfile.of(await users.update_me(viewer, body))
+async def update_me(body: UpdateMeRequest, viewer: ViewerDep) -> OwnProfile:
+    return OwnProfile.of(await users.update_me(viewer, body))
 
 
 @router.post(

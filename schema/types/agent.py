@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -8,7 +9,10 @@ from strawberry.scalars import JSON
 
 from models import AgentThread as AgentThreadRow
 from resolvers.agent_history import HistoryDay
+from resolvers.agent_run_status import list_runs
 from resolvers.agent_runs import RunTicket
+from schema.context import GqlInfo, require_viewer
+from schema.types.agent_runs import AgentRunPage
 
 
 @strawberry.type(description="An accepted run: poll nothing, watch `agentEvents` instead.")
@@ -44,6 +48,14 @@ class AgentThread:
     id: strawberry.ID
     last_active_at: datetime
     created_at: datetime
+
+    @strawberry.field(description="The thread's runs with their status, newest first.")
+    async def runs(
+        self, info: GqlInfo, limit: int | None = None, cursor: str | None = None
+    ) -> AgentRunPage:
+        viewer = await require_viewer(info)
+        page = await list_runs(viewer, uuid.UUID(str(self.id)), limit=limit, cursor=cursor)
+        return AgentRunPage.of(page)
 
     @classmethod
     def of(cls, row: AgentThreadRow) -> AgentThread:

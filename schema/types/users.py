@@ -35,6 +35,9 @@ class Me:
     bio: str | None
     created_at: datetime
     email_confirmed_at: datetime | None
+    timezone: str = strawberry.field(
+        description="IANA time zone name (default UTC) the agent reads the caller's dates in."
+    )
 
     @strawberry.field(description="The caller's personal invite code (unlimited uses).")
     async def invite_code(self) -> str:
@@ -50,6 +53,7 @@ class Me:
             bio=user.bio,
             created_at=user.created_at,
             email_confirmed_at=user.email_confirmed_at,
+            timezone=user.timezone,
         )
 
 

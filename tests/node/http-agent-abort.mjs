@@ -2,7 +2,8 @@
 // as soon as a given event arrives mid-stream, to show the client ends cleanly.
 //
 // stdin: {"url": "http://…/api/v1/agent", "token": "…", "thread": "<uuid>", "run": "…",
-//         "message": "…", "abortOn": "TEXT_MESSAGE_CONTENT", "timeoutMs": 30000}
+//         "message": "…", "abortOn": "TEXT_MESSAGE_CONTENT", "timeoutMs": 30000,
+//         "forwardedProps": {…} (optional, sent as the run's forwardedProps)}
 // stdout lines: "versions"; {"type": "aborted", "after": [event type, …]} when abortRun() was
 // called; then {"type": "done", "settled": "resolved" | "rejected", "error": str | null,
 // "events": [type, …], "runError": {code, message} | null, "errorsLogged": [...],
@@ -16,7 +17,16 @@ import { deadline, describeError, emit, runScript, versions } from "./lib/lines.
 // Long enough for a late rejection of the aborted fetch to surface as unhandled.
 const SETTLE_MS = 300;
 
-async function main({ url, token, thread, run, message, abortOn, timeoutMs = 30000 }) {
+async function main({
+  url,
+  token,
+  thread,
+  run,
+  message,
+  abortOn,
+  timeoutMs = 30000,
+  forwardedProps = undefined,
+}) {
   emit({ type: "versions", ...versions("@ag-ui/client", "@ag-ui/core") });
   const stringify = (args) => args.map((arg) => describeError(arg)).join(" ");
   const warnings = [];
@@ -48,7 +58,7 @@ async function main({ url, token, thread, run, message, abortOn, timeoutMs = 300
   let settled = "resolved";
   let error = null;
   try {
-    await Promise.race([limit.promise, agent.runAgent({ runId: run }, subscriber)]);
+    await Promise.race([limit.promise, agent.runAgent({ runId: run, forwardedProps }, subscriber)]);
   } catch (caught) {
     settled = "rejected";
     error = describeError(caught);

@@ -318,3 +318,25 @@ async def arun_http_agent(
         stdout.decode(),
         stderr.decode(),
     )
+
+
+PARSE_SCHEMA_SCRIPT = NODE_DIR / "parse-schema.mjs"
+
+
+def parse_with_schema(schema: str, value: Any) -> dict[str, Any]:
+    """Parse `value` with `@ag-ui/core/schemas`' zod schema `schema` (e.g.
+    "AgentCapabilitiesSchema"). Returns `{"ok", "errors", "parsed", "version"}`."""
+    ensure_node_modules()
+    completed = subprocess.run(
+        [tool("node"), str(PARSE_SCHEMA_SCRIPT)],
+        cwd=NODE_DIR,
+        env=node_env(),
+        input=json.dumps({"schema": schema, "value": value}),
+        capture_output=True,
+        text=True,
+        timeout=VERIFY_TIMEOUT_S,
+        check=False,
+    )
+    return _parse_output(
+        PARSE_SCHEMA_SCRIPT, completed.returncode, completed.stdout, completed.stderr
+    )

@@ -60,6 +60,9 @@ class _Stream:
     text: tuple[str, ...] = ()
     tool_calls: tuple[ScriptedToolCall, ...] = ()
     drop: bool = False  # stop mid-stream by breaking the connection
+    reasoning: tuple[str, ...] = ()  # sent before the text, under `reasoning_key`
+    reasoning_key: str = "reasoning_content"
+    usage: dict[str, Any] | None = None  # sent as a last chunk without choices
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,27 @@ class FakeOpenAI:
     def script_tool_calls(self, *calls: ScriptedToolCall, text: Sequence[str] = ()) -> None:
         """A reply with several (parallel) tool calls, each at its own `index`."""
         self._push(_Stream(text=tuple(text), tool_calls=calls))
+
+    def script_reply(
+        self,
+        *,
+        text: Sequence[str] = (),
+        reasoning: Sequence[str] = (),
+        reasoning_key: str = "reasoning_content",
+        usage: dict[str, Any] | None = None,
+        tool_calls: Sequence[ScriptedToolCall] = (),
+    ) -> None:
+        """A reply with reasoning deltas (DeepSeek/Qwen `reasoning_content`, vLLM `reasoning`)
+        before its text and tool calls, and a usage chunk (`stream_options.include_usage`)."""
+        self._push(
+            _Stream(
+                text=tuple(text),
+                tool_calls=tuple(tool_calls),
+                reasoning=tuple(reasoning),
+                reasoning_key=reasoning_key,
+                usage=usage,
+            )
+        )
 
     def script_error(
         self, status: int = 500, message: str = "scripted failure", *, retryable: bool = True
@@ -273,6 +297,8 @@ def _chunks(reply: _Stream) -> Iterator[tuple[dict[str, Any], str | None]]:
             return {"role": "assistant"}
         return {}
 
+    for piece in reply.reasoning:
+        yield {**role(), "content": None, reply.reasoning_key: piece}, None
     if reply.text:
         yield {**role(), "content": "", "refusal": None}, None
         for piece in reply.text:
@@ -309,4 +335,14 @@ async def _sse(reply: _Stream, model: str) -> AsyncIterator[str]:
     if reply.drop:
         await asyncio.sleep(0.05)  # let the chunks reach the client before the break
         raise _Disconnect("scripted disconnect")
+    if reply.usage is not None:
+        chunk = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": reply.usage,
+        }
+        yield f"data: {json.dumps(chunk)}\n\n"
     yield "data: [DONE]\n\n"

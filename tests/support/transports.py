@@ -23,7 +23,7 @@ CODE_OF_STATUS = {status: code.value for code, status in HTTP_STATUS.items()}
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
 
 SESSION_FIELDS = "accessToken refreshToken expiresIn tokenType user { id email }"
-ME_FIELDS = "id username email avatarUrl bio createdAt emailConfirmedAt"
+ME_FIELDS = "id username email avatarUrl bio createdAt emailConfirmedAt timezone"
 USER_FIELDS = "id username avatarUrl bio"
 
 REQUEST_SIGNUP = "mutation($input: SignupInput!) { requestSignup(input: $input) { email } }"
@@ -201,7 +201,7 @@ class Transport:
 
     async def me(self, token: str | None) -> Outcome:
         """REST `GET /users/me` or GraphQL `me`; both normalized to {id, username, avatar_url,
-        bio} (GraphQL's extra `Me` fields are dropped so that the two compare equal)."""
+        bio, timezone} (GraphQL's extra `Me` fields are dropped so that the two compare equal)."""
         if self.kind == "rest":
             return await self._rest("GET", "/users/me", token)
         return _profile(await self._gql(ME, "me", {}, token))
@@ -218,7 +218,7 @@ class Transport:
         return await self._gql(SEARCH, "searchUsers", {"q": query}, token)
 
 
-PROFILE_KEYS = ("id", "username", "avatar_url", "bio")
+PROFILE_KEYS = ("id", "username", "avatar_url", "bio", "timezone")
 
 
 def _profile(outcome: Outcome) -> Outcome:
