@@ -20,7 +20,8 @@ class User(Model):
     bio = fields.CharField(max_length=200, null=True)
     # An IANA zone name (validated with zoneinfo when set): the agent reads the user's "today",
     # "tomorrow" and "at 3 pm" in it unless a run names another zone.
-    timezone = fields.CharField(max_length=64, default="UTC")
+    # A database default too, so that rows written outside the ORM (the CLI, imports) get UTC.
+    timezone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     created_at = fields.DatetimeField(auto_now_add=True)
     email_confirmed_at = fields.DatetimeField(null=True)
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
 from infra.database import (
     DEPENDENCY_ERRORS,
@@ -121,21 +124,36 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _unavailable_response(request: Request, service: str, exc: Exception) -> JSONResponse:
-    log.warning(
-        "%s unreachable in %s %s: %s",
-        service,
-        request.method,
-        request.url.path,
-        type(exc).__name__,
-    )
+    _log_unavailable(request, service, exc)
     return problem_response(
         request, 503, UNAVAILABLE_DETAIL[service], headers={"Retry-After": str(RETRY_AFTER_S)}
     )
 
 
-async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+def _log_unavailable(connection: HTTPConnection, service: str, exc: Exception) -> None:
+    log.warning(
+        "%s unreachable in %s %s: %s",
+        service,
+        connection.scope.get("method", "WEBSOCKET"),
+        connection.url.path,
+        type(exc).__name__,
+    )
+
+
+async def _dependency_error(request: Request | WebSocket, exc: Exception) -> JSONResponse | None:
     """Errors that may mean PostgreSQL or Redis is down (503), or may be bugs (500)."""
     service = unreachable_service(exc)
+    if isinstance(request, WebSocket):
+        # Starlette hands websockets to the same handlers; a socket gets a close frame, not a
+        # problem document: 1013 (try again later) when a service is down, 1011 otherwise.
+        websocket = request
+        if service is not None:
+            _log_unavailable(websocket, service, exc)
+        else:
+            log.error("unhandled error in websocket %s", websocket.url.path, exc_info=exc)
+        with contextlib.suppress(Exception):  # the socket may be gone already
+            await websocket.close(code=1013 if service is not None else 1011)
+        return None
     if service is not None:
         return _unavailable_response(request, service, exc)
     return await _unexpected_error(request, exc)
@@ -172,7 +190,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Handled inside the middleware stack (unlike `Exception`), so a 503 keeps its request id.
     for error_class in DEPENDENCY_ERRORS:
-        app.add_exception_handler(error_class, _dependency_error)
+        # (One handler for both scopes: Starlette's types name one or the other.)
+        app.add_exception_handler(error_class, cast(Any, _dependency_error))
     app.add_exception_handler(Exception, _unexpected_error)
 
 

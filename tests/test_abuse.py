@@ -454,7 +454,7 @@ async def test_refused_and_finished_streams_hold_no_slot(api: Api, app: Any, bas
             events_url(base, new_thread()), ann.access_token, last_event_id="nope"
         ) as malformed:
             assert malformed.status == 422
-    assert open_streams(app, ann) == 0
+    await wait_for(lambda: open_streams(app, ann) == 0)
     # A plain AG-UI run ends its response with the run: the slot goes back.
     for _ in range(3):
         async with httpx.AsyncClient(timeout=10) as client:
@@ -503,7 +503,8 @@ async def test_a_refused_subscription_holds_no_slot(api: Api, app: Any, ws_url: 
                 {"id": "00000000-0000-0000-0000-000000000000"},
             )
             assert error_code(await socket.event(op)) == "NOT_FOUND"
-        assert open_streams(app, ann) == 0
+        # (A slot given back counts until Redis has forgotten it: a moment.)
+        await wait_for(lambda: open_streams(app, ann) == 0)
         op = await socket.subscribe(INBOX)
         await wait_for(lambda: open_streams(app, ann) == 1)
 

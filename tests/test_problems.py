@@ -9,10 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, WebSocket
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 import resolvers.users
 from observability.logs import JsonFormatter
 from resolvers.viewer import Viewer
+from rest_compat.problems import install_problem_handlers
 from tests.support.client import API, Api
 
 PROBLEM = "application/problem+json"
@@ -123,3 +127,31 @@ async def test_request_id_from_the_client_is_echoed_when_safe(api: Api) -> None:
     assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", r.headers["x-request-id"])
     r = await api.rest("GET", "/health", headers={"X-Request-ID": "x" * 65})
     assert len(r.headers["x-request-id"]) <= 64
+
+
+def _socket_app(error: Exception, *, accept_first: bool) -> Any:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.websocket("/socket")
+    async def socket(websocket: WebSocket) -> None:
+        if accept_first:
+            await websocket.accept()
+        raise error
+
+    return app
+
+
+@pytest.mark.parametrize("accept_first", [True, False], ids=["open", "handshake"])
+def test_a_websocket_failing_on_a_service_gets_a_close_frame(accept_first: bool) -> None:
+    """Starlette hands websocket errors to the same handlers as requests; a socket whose
+    PostgreSQL or Redis is down gets a close frame with 1013 (try again later), never a dropped
+    connection or a handler crash."""
+    app = _socket_app(ConnectionRefusedError(111, "refused"), accept_first=accept_first)
+    with (
+        TestClient(app) as client,
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/socket") as ws,
+    ):
+        ws.receive_text()
+    assert closed.value.code == 1013

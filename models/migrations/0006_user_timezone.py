@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='User',
             name='timezone',
-            field=fields.CharField(default='UTC', max_length=64),
+            field=fields.CharField(default='UTC', db_default='UTC', max_length=64),
         ),
     ]
