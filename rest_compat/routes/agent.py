@@ -109,7 +109,12 @@ async def thread_events(
         raise
     # Signing out ends the stream at once, not at the thread's next event.
     events = until_signed_out(services, viewer, events)
-    return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
+    return sse_response(
+        events,
+        services.settings.agent_sse_keepalive_s,
+        slot.release,
+        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
+    )
 
 
 @router.get(
@@ -173,4 +178,9 @@ async def run_agent(
         raise
     events = run_events(services, thread_id, ticket.run_id, after if ticket.created else None)
     events = until_signed_out(services, viewer, events)
-    return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
+    return sse_response(
+        events,
+        services.settings.agent_sse_keepalive_s,
+        slot.release,
+        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
+    )
