@@ -18,7 +18,7 @@ from bench import report
 from bench.context import Bench, Row, ServerFault
 from bench.processes import REGISTRY, raise_fd_limit
 from bench.profile import FULL, QUICK
-from bench.scenarios import fanout, listing, metrics_overhead, runs, signin
+from bench.scenarios import calendar, fanout, listing, metrics_overhead, runs, signin
 from bench.wrk import ensure_wrk
 
 Scenario = Callable[[Bench], Awaitable[None]]
@@ -32,6 +32,9 @@ SCENARIOS: dict[str, Scenario] = {
     "growth": listing.growth,
     "sse": fanout.sse,
     "ws": fanout.ws,
+    "mixed": fanout.mixed,
+    "sse-workers": fanout.sse_workers,
+    "calendar": calendar.calendar,
     "run-latency": runs.run_latency,
     "sign-in": signin.sign_in,
 }
@@ -39,7 +42,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (under two minutes)")
+    parser.add_argument("--quick", action="store_true", help="short run (about three minutes)")
     parser.add_argument(
         "--scenario",
         action="append",
@@ -79,13 +82,15 @@ async def _run(bench: Bench, names: list[str]) -> bool:
 
 
 def _server_log_problems(bench: Bench) -> list[str]:
-    """Error lines of the server's and workers' logs: worth a look after every run."""
-    children = [c for c in ([bench.server.child] if bench.server else []) + bench.workers]
+    """Error lines of the logs of every server and worker the run started (scenarios start
+    servers of their own too): worth a look after every run."""
     lines: list[str] = []
-    for child in children:
-        for line in child.log().splitlines():
+    for path in sorted(bench.work_dir.glob("*.log")):
+        if path.stem.endswith("-client"):
+            continue
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if any(word in line for word in ("ERROR", "Traceback", "CRITICAL", "Exception")):
-                lines.append(f"{child.name}: {line}")
+                lines.append(f"{path.stem}: {line}")
     return lines
 
 

@@ -200,14 +200,39 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
 
-def start_server(name: str, env: Mapping[str, str], work_dir: Path) -> Server:
-    """`runtime-api serve` on a free port, one process, as production runs it."""
+def start_server(name: str, env: Mapping[str, str], work_dir: Path, workers: int = 1) -> Server:
+    """`runtime-api serve` on a free port, as production runs it: one process, or
+    `--workers N` (uvicorn's supervisor and N worker processes sharing the socket)."""
     port = free_port()
     argv = [*runtime_api_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     child = REGISTRY.start(name, argv, env=env, cwd=work_dir, log_dir=work_dir)
     server = Server(child, port)
     wait_http_ok(child, f"{server.base_url}/api/v1/health")
+    if workers > 1:
+        _wait_workers(server, workers)
     return server
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _wait_workers(server: Server, workers: int) -> None:
+    """The supervisor answers health once one worker is up: wait for all of them (each of
+    uvicorn's workers is a child process; each answers once its app has started)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while len(child_pids(server.child.pid)) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server.child.name}: fewer than {workers} worker processes")
+        time.sleep(0.1)
+    for _ in range(workers * 20):  # the kernel spreads connections: each worker answers some
+        wait_http_ok(server.child, f"{server.base_url}/api/v1/health")
 
 
 def start_worker(name: str, env: Mapping[str, str], work_dir: Path) -> Child:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Whether the OpenAI-compatible model is sent image / document parts; 0 or false turns
     # them into a note saying the user attached something (for text-only endpoints).
     agent_model_images: bool = True
+    # Event text an SSE client may leave unread (bytes, beyond what the socket buffers); past it
+    # the response ends and the client resumes with Last-Event-ID, losing nothing.
+    agent_sse_max_queued_bytes: int = Field(default=1 << 20, ge=1)
 
     # --- GraphQL ---
     graphiql: bool | None = None  # None: on in development, off in production
@@ -125,6 +128,9 @@ class Settings(BaseSettings):
     stream_lease_s: float = Field(default=30.0, ge=1, le=3600)
     # Seconds a GraphQL websocket may stay open before its `connection_init` (close 4408).
     ws_connection_init_timeout_s: float = Field(default=10.0, gt=0)
+    # Text a grouped GraphQL subscription may have queued for a client that does not read
+    # (bytes); beyond it the socket is closed 1013 and the client resumes with `after`.
+    ws_max_queued_bytes: int = Field(default=1 << 20, ge=1)
 
     # --- faults --- (docs/operations.md)
     # Every wait on PostgreSQL is bounded, so an unreachable database answers 503, never hangs.

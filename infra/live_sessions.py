@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from redis.exceptions import RedisError
 
@@ -22,11 +22,10 @@ REVOKED_CHANNEL = "sessions:revoked"
 _MAX_ENTRIES = 100_000  # beyond this the cache starts over rather than grow without bound
 
 
-class SessionWatch(asyncio.Event):
-    """Set when the watched session may have ended: `revoked` says it surely did; otherwise
-    (revocations were lost while Redis was away) the watcher must look it up."""
-
-    revoked = False
+# Called when a watched session may have ended: with True when it surely did (it was revoked),
+# with False when revocations may have been missed (Redis was away) and the watcher must look
+# the session up. Called synchronously, from whatever task noticed: it must not block.
+SessionAlarm = Callable[[bool], None]
 
 
 class LiveSessions:
@@ -35,25 +34,27 @@ class LiveSessions:
         self._until: dict[uuid.UUID, float] = {}
         # Long-lived streams (SSE, subscriptions) of this process, by the session they run
         # under: a sign-out must end them at once, not at their next event.
-        self._watches: dict[uuid.UUID, set[SessionWatch]] = {}
+        # A callback per stream, not a task: an idle stream costs nothing until its session ends.
+        self._watches: dict[uuid.UUID, list[SessionAlarm]] = {}
 
     @contextlib.contextmanager
-    def watch(self, session_id: uuid.UUID) -> Iterator[SessionWatch]:
-        watch = SessionWatch()
-        self._watches.setdefault(session_id, set()).add(watch)
+    def watch(self, session_id: uuid.UUID, alarm: SessionAlarm) -> Iterator[None]:
+        """`alarm` is called while the block runs whenever the session may have ended."""
+        self._watches.setdefault(session_id, []).append(alarm)
         try:
-            yield watch
+            yield
         finally:
-            watches = self._watches.get(session_id, set())
-            watches.discard(watch)
-            if not watches:
+            alarms = self._watches.get(session_id, [])
+            with contextlib.suppress(ValueError):
+                alarms.remove(alarm)
+            if not alarms:
                 self._watches.pop(session_id, None)
 
     def recheck_watched(self) -> None:
         """Revocations may have been missed: every watcher looks its session up again."""
-        for watches in self._watches.values():
-            for watch in watches:
-                watch.set()
+        for alarms in list(self._watches.values()):
+            for alarm in list(alarms):
+                alarm(False)
 
     def known_live(self, session_id: uuid.UUID) -> bool:
         until = self._until.get(session_id)
@@ -77,9 +78,8 @@ class LiveSessions:
     def forget(self, session_ids: Iterable[uuid.UUID]) -> None:
         for session_id in session_ids:
             self._until.pop(session_id, None)
-            for watch in self._watches.get(session_id, ()):
-                watch.revoked = True
-                watch.set()
+            for alarm in list(self._watches.get(session_id, ())):
+                alarm(True)
 
 
 async def follow_revocations(events: EventBus, cache: LiveSessions) -> None:

@@ -55,6 +55,23 @@ async def permissions_for(
     return result
 
 
+async def held_by_users(item: ScheduleItem, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each user's bits on one item (0 when none), deleted or not, in one query for any number
+    of users (none when they are all the owner): the live streams check all of an item's
+    subscribers at once. Callers that need visibility also look at `item.deleted_at`."""
+    result = {user_id: 0 for user_id in user_ids}
+    guests = [user_id for user_id in result if user_id != item.owner_id]
+    if item.owner_id in result:
+        result[item.owner_id] = ALL_PERMISSIONS
+    if guests:
+        rows = await ScheduleSubscription.filter(item_id=item.id, user_id__in=guests).values_list(
+            "user_id", "permission"
+        )
+        for user_id, permission in rows:  # the driver's UUID (asyncpg) or str (SQLite)
+            result[uuid.UUID(str(user_id))] = permission
+    return result
+
+
 async def visible_item(user_id: uuid.UUID, item_id: uuid.UUID) -> VisibleItem:
     """The item if the caller may see it, else NotFound."""
     item = await ScheduleItem.get_or_none(id=item_id, deleted_at=None)

@@ -1,9 +1,20 @@
-"""Turning a thread's events into a `text/event-stream` response, with keep-alive comments."""
+"""Turning a thread's events into a `text/event-stream` response, with keep-alive comments.
+
+Per connection, one task reads the events (encoding each once per process, see `_encoded`) into
+a list of pending frames, and the response's own task writes them: everything pending goes out
+in one write, so a client that reads slowly gets fewer, larger writes instead of one await per
+event. The body is written with the ASGI server's own `send` (`infra/direct_send.py`), past the
+middlewares' wrappers. A client that leaves more than `max_queued_bytes` unread while a write
+waits for it is disconnected: it resumes with `Last-Event-ID` and loses nothing, since only
+whole frames are ever written. Keep-alives come from one ticker per process and interval, not
+from a task or timer per connection.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,12 +22,15 @@ import orjson
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from infra.direct_send import direct_send
 from infra.sse import format_sse, keepalive
 from observability.metrics import SSE_STREAMS_OPEN
 
-_QUEUE = 64  # encoded events held for a slow client; beyond it the stream's own buffer takes over
+log = logging.getLogger(__name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+DEFAULT_MAX_QUEUED_BYTES = 1 << 20
+_CLOSE_GRACE_S = 1.0  # how long the end of a dropped client's response may wait for the socket
 
 # Every subscriber of a thread receives the very same event object from the stream's reader, so
 # an event is encoded once per process however many clients watch it. Keyed by the object's
@@ -37,83 +51,191 @@ def _encoded(event_id: str, event: dict[str, Any]) -> bytes:
     return data
 
 
-async def _sse(
-    events: AsyncIterator[tuple[str, dict[str, Any]]],
-    keepalive_s: float,
-    on_close: Callable[[], None] | None = None,
-) -> AsyncIterator[bytes]:
-    # The events are pumped by a task of their own, so that a keep-alive can be sent while the
-    # reader waits, without cancelling it in the middle of an event. Keep-alives come from a
-    # ticker that wakes once per interval, not from a timeout around every event: a timer per
-    # event and subscriber is most of the cost of fanning an event out to many clients.
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE)
-    active = [False]  # something was sent since the ticker's last look
+class _Connection:
+    """One SSE response's pending frames, between the task reading events and the one writing."""
 
-    async def pump() -> None:
+    def __init__(self, max_queued_bytes: int) -> None:
+        self.max_queued_bytes = max_queued_bytes
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.wake = asyncio.Event()  # something to write, or the end
+        self.taken = asyncio.Event()  # the writer took what was pending
+        self.ended = False  # no more events: the stream ended, or the client left or lagged
+        self.error: BaseException | None = None
+        self.dropped = False  # too far behind: disconnected
+        self.writer: asyncio.Task[Any] | None = None
+        self.writing = False  # the writer waits inside a write: the client is not reading
+        self.cancelled = False
+        self.active = False  # written since the ticker's last look
+
+    async def read(self, events: AsyncIterator[tuple[str, dict[str, Any]]]) -> None:
         try:
             async for event_id, event in events:
-                await queue.put(_encoded(event_id, event))
+                frame = _encoded(event_id, event)
+                self.pending.append(frame)
+                self.pending_bytes += len(frame)
+                self.wake.set()
+                if self.pending_bytes > self.max_queued_bytes:
+                    if self.writing:
+                        self.drop()
+                        return
+                    # The writer has not run yet (a long backlog read at once): wait for it
+                    # rather than drop a client that keeps up.
+                    self.taken.clear()
+                    await self.taken.wait()
+        except Exception as exc:  # raised to the response, as the bare stream would
+            self.error = exc
         finally:
-            await queue.put(None)
+            self.end()
 
-    async def ticker() -> None:
-        while True:
-            await asyncio.sleep(keepalive_s)
-            if not active[0] and queue.empty():
-                queue.put_nowait(keepalive())
-            active[0] = False
+    def drop(self) -> None:
+        log.info("SSE client %d bytes behind: disconnected (it resumes)", self.pending_bytes)
+        self.dropped = True
+        self.pending.clear()
+        self.pending_bytes = 0
+        if self.writing and self.writer is not None and not self.cancelled:
+            self.cancelled = True
+            self.writer.cancel()
+        self.end()
 
-    task = asyncio.create_task(pump())
-    ticking = asyncio.create_task(ticker())
-    try:
+    def end(self) -> None:
+        self.ended = True
+        self.wake.set()
+
+    def tick(self) -> None:
+        if not self.active and not self.pending:
+            self.pending.append(keepalive())
+            self.pending_bytes += len(self.pending[-1])
+            self.wake.set()
+        self.active = False
+
+    async def write(self, send: Send) -> None:
+        """Writes until the events end, the client leaves or is dropped."""
+        self.writer = asyncio.current_task()
         while True:
-            chunk = await queue.get()
-            if chunk is None:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-                return
-            # Whatever else is already waiting goes out in the same write: each write passes
-            # through the whole middleware stack, so a busy stream sends fewer, larger ones.
-            chunks = [chunk]
-            ended = False
-            while not queue.empty():
-                more = queue.get_nowait()
-                if more is None:
-                    ended = True
-                    break
-                chunks.append(more)
-            active[0] = True
-            yield b"".join(chunks)
-            if ended:
-                return
-    finally:
-        for background in (task, ticking):
-            background.cancel()
-        for background in (task, ticking):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await background
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
-        if on_close is not None:
-            on_close()
+            if not self.pending:
+                if self.ended:
+                    return
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            body = b"".join(self.pending)
+            self.pending.clear()
+            self.pending_bytes = 0
+            self.taken.set()
+            self.active = True
+            self.writing = True
+            try:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            except asyncio.CancelledError:
+                if self.cancelled:
+                    self.cancelled = False
+                    assert self.writer is not None
+                    if self.writer.uncancel() == 0:  # `drop` stopped this write
+                        return
+                raise
+            finally:
+                self.writing = False
+
+
+class _Heartbeat:
+    """Keep-alives for every open SSE response of one interval, from one task."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[_Connection] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, connection: _Connection) -> None:
+        self.connections.add(connection)
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._tick())
+
+    def discard(self, connection: _Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            for connection in list(self.connections):
+                connection.tick()
+
+
+_heartbeats: dict[float, _Heartbeat] = {}
+
+
+def _heartbeat(interval_s: float) -> _Heartbeat:
+    beat = _heartbeats.get(interval_s)
+    if beat is None or beat.loop is not asyncio.get_running_loop():
+        beat = _heartbeats[interval_s] = _Heartbeat(interval_s)
+    return beat
+
+
+async def _until_disconnect(receive: Receive, connection: _Connection) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    connection.end()
 
 
 class _SseResponse(StreamingResponse):
     """Calls `on_close` once the response is over, however it ended: also when the client left
-    before the first byte, when the body iterator never started."""
+    before the first byte."""
 
-    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], None] | None) -> None:
-        super().__init__(content, media_type="text/event-stream", headers=SSE_HEADERS)
+    def __init__(
+        self,
+        events: AsyncIterator[tuple[str, dict[str, Any]]],
+        keepalive_s: float,
+        max_queued_bytes: int,
+        on_close: Callable[[], None] | None,
+    ) -> None:
+        # Not `super().__init__`: the body is written by `__call__`, not by Starlette's loop.
+        self.status_code = 200
+        self.media_type = "text/event-stream"
+        self.background = None
+        self.init_headers(SSE_HEADERS)
+        self._events = events
+        self._keepalive_s = keepalive_s
+        self._max_queued_bytes = max_queued_bytes
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection = _Connection(self._max_queued_bytes)
+        beat = _heartbeat(self._keepalive_s)
+        reading: asyncio.Task[None] | None = None
+        listening: asyncio.Task[None] | None = None
         SSE_STREAMS_OPEN.inc()
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            body_send = direct_send(scope, send)
+            reading = asyncio.create_task(connection.read(self._events))
+            listening = asyncio.create_task(_until_disconnect(receive, connection))
+            beat.add(connection)
+            await connection.write(body_send)
+            if connection.error is not None:
+                raise connection.error
+            # A dropped client's socket may be full: its end waits briefly, then the server
+            # closes the connection (and notes that the response was incomplete).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CLOSE_GRACE_S if connection.dropped else None):
+                    await body_send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             SSE_STREAMS_OPEN.dec()
+            beat.discard(connection)
+            for task in (reading, listening):
+                if task is not None:
+                    task.cancel()
+            for task in (reading, listening):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
             if self._on_close is not None:
                 self._on_close()
 
@@ -122,7 +244,9 @@ def sse_response(
     events: AsyncIterator[tuple[str, dict[str, Any]]],
     keepalive_s: float,
     on_close: Callable[[], None] | None = None,
+    *,
+    max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
 ) -> StreamingResponse:
     """`on_close` (idempotent) runs when the stream ends: it releases the stream's slot of the
     per-user cap."""
-    return _SseResponse(_sse(events, keepalive_s, on_close), on_close)
+    return _SseResponse(events, keepalive_s, max_queued_bytes, on_close)

@@ -44,16 +44,22 @@ class Schema(strawberry.Schema):
         answers, not incidents; `ErrorCodes` logs the unexpected ones with their reference."""
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    # The caps' validation rules are made once: QueryDepthLimiter and MaxAliasesLimiter would
-    # make new rule classes for every request, and ValidationCache keys on the rules, so no
-    # document would ever be validated from the cache.
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The rules every document is validated with besides the specification's (the caps)."""
     rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(settings.graphql_max_depth, None),
         max_aliases.create_validator(settings.graphql_max_aliases),
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # The caps' validation rules are made once: QueryDepthLimiter and MaxAliasesLimiter would
+    # make new rule classes for every request, and ValidationCache keys on the rules, so no
+    # document would ever be validated from the cache.
+    rules = validation_rules(settings)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodesAndMetrics if settings.metrics_enabled else ErrorCodes,
         partial(AddValidationRules, rules),

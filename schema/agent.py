@@ -14,6 +14,7 @@ from resolvers import agent_cancel, agent_history, agent_run_status, agent_runs
 from resolvers.agent_threads import list_threads
 from resolvers.errors import InvalidInput
 from schema.context import GqlInfo, require_viewer
+from schema.group_feed import EventFeed
 from schema.subscription import stream_slot
 from schema.types.agent import AgentEvent, AgentHistoryDay, AgentRunTicket, AgentThread
 from schema.types.agent_runs import AgentRun
@@ -21,7 +22,7 @@ from subscriptions.agent_events import check_cursor, open_thread_events
 from subscriptions.session_bound import until_signed_out
 
 
-def _thread_id(value: str, loc: str) -> uuid.UUID:
+def parse_thread_id(value: str, loc: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
@@ -53,7 +54,7 @@ class AgentQuery:
         self, info: GqlInfo, thread_id: strawberry.ID | None = None, before: date | None = None
     ) -> AgentHistoryDay:
         viewer = await require_viewer(info)
-        key = _thread_id(thread_id, "threadId") if thread_id is not None else None
+        key = parse_thread_id(thread_id, "threadId") if thread_id is not None else None
         return AgentHistoryDay.of(await agent_history.history_day(viewer, key, before))
 
     @strawberry.field(
@@ -112,10 +113,17 @@ class AgentSubscription:
     async def agent_events(
         self, info: GqlInfo, thread_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[AgentEvent, None]:
+        feed: object = self
+        if isinstance(feed, EventFeed):
+            # One execution for a group of subscribers: each of them was checked (viewer,
+            # cursor, thread, stream slot) when it joined, and the feed is the group's stream.
+            async for event_id, event in feed:
+                yield AgentEvent.of(event_id, event)
+            return
         viewer = await require_viewer(info)
         cursor = check_cursor(after, ["after"])
         services = info.context.services
-        key = _thread_id(thread_id, "threadId")
+        key = parse_thread_id(thread_id, "threadId")
         with await stream_slot(info, viewer):
             events = until_signed_out(
                 services, viewer, await open_thread_events(services, viewer, key, cursor)

@@ -98,6 +98,7 @@ def create_app(
     graphql = graphql_router(settings, services)
     configure_websockets(graphql, settings.ws_connection_init_timeout_s)
     app.include_router(graphql)
+    app.state.subscription_groups = graphql.subscription_groups  # tests read its counters
     if settings.graphiql_enabled:
         mount_graphiql_assets(app)
     if not settings.is_production:
@@ -114,6 +115,8 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["Retry-After", "X-Request-ID"],
         )
+    # Outermost: it offers its `send` to SSE responses, whose bodies skip the wrappers inside it
+    # (infra/direct_send.py); a middleware that changes response bodies must not go inside it.
     app.add_middleware(RequestIdMiddleware)
     if tracing:
         from server.http_tracing import trace_http

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import Mapping
 from typing import overload
 
@@ -17,6 +19,10 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
@@ -29,6 +35,15 @@ from schema import build_schema
 from schema.context import Context
 from schema.errors import format_error
 from server.graphiql import render_graphiql_page
+from server.subscription_groups import (
+    GroupUnavailable,
+    SubscriptionGroups,
+    frame_head,
+    overflow_closer,
+)
+from subscriptions.fanout import SlowConsumer
+
+log = logging.getLogger(__name__)
 
 GRAPHQL_PATH = "/graphql"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -77,11 +92,79 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
+UNGROUPED, COMPLETED, CLOSED = "ungrouped", "completed", "closed"
+
+
+async def deliver_grouped(
+    view: object,
+    context: Context,
+    websocket: TextFrameWebSocketAdapter,
+    message_type: str,
+    operation_id: str,
+    query: object,
+    variables: dict[str, object] | None,
+    operation_name: object,
+) -> str:
+    """Runs the operation on the grouped path (server/subscription_groups.py) when it can:
+    COMPLETED when its stream ended (the protocol's `complete` is due), CLOSED when the socket
+    is gone or being closed, UNGROUPED when it must take the per-subscriber path (nothing was
+    sent for it then)."""
+    groups = getattr(view, "subscription_groups", None)
+    if not isinstance(groups, SubscriptionGroups):
+        return UNGROUPED
+    on_overflow, closing = overflow_closer(websocket.close)
+    grouped = await groups.join(context, query, variables, operation_name, on_overflow)
+    if grouped is None:
+        return UNGROUPED
+    try:
+        await grouped.deliver(frame_head(message_type, operation_id), websocket.send_text)
+    except GroupUnavailable:
+        return UNGROUPED
+    except (SlowConsumer, WebSocketDisconnected):
+        return CLOSED
+    except Exception:
+        if closing:  # a send racing the close of a slow consumer's socket
+            return CLOSED
+        raise
+    finally:
+        for task in closing:
+            with contextlib.suppress(Exception):
+                await task
+    return COMPLETED
+
+
+class GroupedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """`graphql-transport-ws`, running eligible subscriptions on the grouped path."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        try:
+            outcome = await deliver_grouped(
+                self.view,
+                self.context,
+                self.websocket,  # type: ignore[arg-type]
+                "next",
+                operation.id,
+                operation.query,
+                operation.variables,
+                operation.operation_name,
+            )
+        except Exception as error:  # logged and completed, as Strawberry's own path does
+            await self.handle_task_exception(error)
+            outcome = COMPLETED
+        if outcome == UNGROUPED:
+            await super().run_operation(operation)
+        elif outcome == COMPLETED:
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        else:
+            self.operations.pop(operation.id, None)
+
+
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The legacy `graphql-ws` protocol (subscriptions-transport-ws) runs whatever operation a
     `start` message names, as its clients expect: Apollo's old WebSocketLink sends queries and
     mutations over the socket too. Strawberry's handler runs subscriptions only ("queries are
-    not allowed"); this one is the same but for `schema.stream`, which runs any operation."""
+    not allowed"); this one is the same but for `schema.stream`, which runs any operation.
+    Eligible subscriptions take the grouped path."""
 
     async def handle_async_results(
         self,
@@ -90,6 +173,41 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
+        try:
+            outcome = await deliver_grouped(
+                self.view,
+                self.context,
+                self.websocket,  # type: ignore[arg-type]
+                "data",
+                operation_id,
+                query,
+                variables,
+                operation_name,
+            )
+        except asyncio.CancelledError:  # `stop`, or the socket closed
+            outcome = COMPLETED
+        except Exception:
+            log.exception("grouped subscription %s failed", operation_id)
+            outcome = COMPLETED
+        if outcome == UNGROUPED:
+            await self._stream_results(operation_id, query, operation_name, variables)
+            return
+        try:
+            if outcome == COMPLETED:
+                with contextlib.suppress(WebSocketDisconnected):
+                    await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)
+
+    async def _stream_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        """The per-subscriber path: the operation runs for this socket alone."""
         try:
             result_source = await self.schema.stream(
                 query=query,
@@ -133,7 +251,10 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         encoded = self.view.encode_json(message)
-        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        await self.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+
+    async def send_text(self, text: str) -> None:
+        """One message already encoded (the grouped path splices frames from shared text)."""
         try:
             await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
@@ -144,7 +265,9 @@ class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
     """Serves GraphiQL with its scripts from this server instead of a CDN."""
 
     graphql_ws_handler_class = LegacyWSHandler
+    graphql_transport_ws_handler_class = GroupedTransportWSHandler
     websocket_adapter_class = TextFrameWebSocketAdapter
+    subscription_groups: SubscriptionGroups | None = None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(render_graphiql_page())
@@ -227,7 +350,7 @@ def graphql_router(settings: Settings, services: Services) -> OfflineGraphiQLRou
     async def get_context() -> Context:
         return Context(services)
 
-    return OfflineGraphiQLRouter(
+    router = OfflineGraphiQLRouter(
         build_schema(settings),
         path=GRAPHQL_PATH,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -236,3 +359,7 @@ def graphql_router(settings: Settings, services: Services) -> OfflineGraphiQLRou
         allowed_origins=settings.cors_origins,
         include_in_schema=False,
     )
+    router.subscription_groups = SubscriptionGroups(
+        router.schema, services, settings, router.encode_json
+    )
+    return router

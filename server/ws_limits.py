@@ -19,9 +19,6 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyConnectionInitMessage,
@@ -32,7 +29,7 @@ from infra.stream_caps import StreamCaps, StreamSlot
 from observability.metrics import WEBSOCKETS_OPEN
 from resolvers.errors import DomainError
 from schema.context import Context
-from server.graphql_app import LegacyWSHandler, OfflineGraphiQLRouter
+from server.graphql_app import GroupedTransportWSHandler, LegacyWSHandler, OfflineGraphiQLRouter
 
 INIT_TIMEOUT_CODE = 4408
 INIT_TIMEOUT_REASON = "Connection initialisation timeout"
@@ -60,7 +57,7 @@ async def take_connection_slot(context: Context, payload: object) -> StreamSlot 
     return await caps.acquire(viewer.user_id)
 
 
-class CappedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class CappedTransportWSHandler(GroupedTransportWSHandler):
     """`graphql-transport-ws`, counting the socket against its user's connection cap."""
 
     connection_slot: StreamSlot | None = None

@@ -60,6 +60,30 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def histogram_summary(histogram: dict[str, int]) -> dict[str, float]:
+    """`summary` of delays known only as counts per whole millisecond (upper bounds)."""
+    buckets = sorted((int(k), v) for k, v in histogram.items())
+    total = sum(v for _, v in buckets)
+    if not total:
+        return {"count": 0, "p50": math.nan, "p90": math.nan, "p99": math.nan, "max": math.nan}
+
+    def rank(p: float) -> float:
+        wanted, seen = max(1, math.ceil(p / 100 * total)), 0
+        for ms, count in buckets:
+            seen += count
+            if seen >= wanted:
+                return float(ms + 1)
+        return float(buckets[-1][0] + 1)
+
+    return {
+        "count": total,
+        "p50": rank(50),
+        "p90": rank(90),
+        "p99": rank(99),
+        "max": float(buckets[-1][0] + 1),
+    }
+
+
 def stream_ms(event_id: str) -> int:
     """The millisecond part of a Redis stream id: Redis' clock at XADD."""
     return int(event_id.split("-", 1)[0])
@@ -207,6 +231,10 @@ def fanout_report(subscribers: list[Subscriber], elapsed_s: float) -> dict[str, 
         counts[len(sub.ids)] = counts.get(len(sub.ids), 0) + 1
         delays.extend(sub.delays_ms)
     errors = [sub.error for sub in subscribers if sub.error]
+    histogram: dict[str, int] = {}  # whole milliseconds: reports of several clients add up
+    for delay in delays:
+        key = str(math.floor(delay))
+        histogram[key] = histogram.get(key, 0) + 1
     return {
         "phase": "done",
         "subscribers": len(subscribers),
@@ -215,6 +243,7 @@ def fanout_report(subscribers: list[Subscriber], elapsed_s: float) -> dict[str, 
         "digests": digests,
         "event_counts": {str(k): v for k, v in counts.items()},
         "delay_ms": summary(delays),
+        "delay_histogram_ms": histogram,
         "errors": errors[:5],
         "error_count": len(errors),
         "elapsed_s": round(elapsed_s, 3),

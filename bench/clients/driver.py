@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.context import ServerFault
 from bench.processes import REGISTRY, Child
 
 
@@ -24,7 +25,10 @@ class ClientProcess:
         try:
             line = await asyncio.wait_for(asyncio.to_thread(stdout.readline), limit_s)
         except TimeoutError:
-            raise RuntimeError(
+            # Every client bounds its own waits for the server and then reports; silence past
+            # the limit means it is still stuck on the server (connecting, a handshake): a FAIL
+            # of the scenario, not a crash of the run.
+            raise ServerFault(
                 f"{self.child.name} said nothing for {limit_s}s:\n{self.child.log()[-3000:]}"
             ) from None
         if not line:

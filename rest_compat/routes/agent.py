@@ -121,7 +121,12 @@ async def thread_events(
         raise
     # Signing out ends the stream at once, not at the thread's next event.
     events = until_signed_out(services, viewer, events)
-    return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
+    return sse_response(
+        events,
+        services.settings.agent_sse_keepalive_s,
+        slot.release,
+        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
+    )
 
 
 @router.get(
@@ -241,7 +246,12 @@ async def run_agent(
     if cancels_on_disconnect(run_input):
         events = cancel_if_dropped(events, services, viewer, thread_id, ticket.run_id)
     events = until_signed_out(services, viewer, events)
-    return sse_response(events, services.settings.agent_sse_keepalive_s, slot.release)
+    return sse_response(
+        events,
+        services.settings.agent_sse_keepalive_s,
+        slot.release,
+        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
+    )
 
 
 @router.get(
