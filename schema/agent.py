@@ -67,7 +67,7 @@ class AgentQuery:
     @strawberry.field(description="One run's status.")
     async def agent_run(self, info: GqlInfo, thread_id: strawberry.ID, run_id: str) -> AgentRun:
         viewer = await require_viewer(info)
-        key = _thread_id(thread_id, "threadId")
+        key = parse_thread_id(thread_id, "threadId")
         return AgentRun.of(await agent_run_status.get_run(viewer, key, run_id))
 
 
@@ -100,7 +100,7 @@ class AgentMutation:
         self, info: GqlInfo, thread_id: strawberry.ID, run_id: str | None = None
     ) -> list[str]:
         viewer = await require_viewer(info)
-        key = _thread_id(thread_id, "threadId")
+        key = parse_thread_id(thread_id, "threadId")
         return await agent_cancel.cancel_runs(info.context.services, viewer, key, run_id)
 
 
