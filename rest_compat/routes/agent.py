@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 
@@ -11,8 +12,11 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from agent_runtime.capabilities import agent_capabilities
+from infra.services import Services
+from infra.stream_caps import StreamSlot
 from resolvers import agent_cancel, agent_history, agent_run_status, agent_runs
 from resolvers.errors import InvalidInput, NotFound
+from resolvers.viewer import Viewer
 from rest_compat.agent_bodies import (
     CancelBody,
     CancelledBody,
@@ -119,14 +123,7 @@ async def thread_events(
     except BaseException:
         slot.release()
         raise
-    # Signing out ends the stream at once, not at the thread's next event.
-    events = until_signed_out(services, viewer, events)
-    return sse_response(
-        events,
-        services.settings.agent_sse_keepalive_s,
-        slot.release,
-        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
-    )
+    return _stream(services, viewer, events, slot)
 
 
 @router.get(
@@ -245,13 +242,7 @@ async def run_agent(
     events = run_events(services, thread_id, ticket.run_id, after if ticket.created else None)
     if cancels_on_disconnect(run_input):
         events = cancel_if_dropped(events, services, viewer, thread_id, ticket.run_id)
-    events = until_signed_out(services, viewer, events)
-    return sse_response(
-        events,
-        services.settings.agent_sse_keepalive_s,
-        slot.release,
-        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
-    )
+    return _stream(services, viewer, events, slot)
 
 
 @router.get(
@@ -264,3 +255,19 @@ async def run_agent(
 )
 async def capabilities(services: ServicesDep, viewer: ViewerDep) -> AgentCapabilities:
     return agent_capabilities(services.settings)
+
+
+def _stream(
+    services: Services,
+    viewer: Viewer,
+    events: AsyncIterator[tuple[str, dict[str, Any]]],
+    slot: StreamSlot,
+) -> StreamingResponse:
+    """The SSE response of a stream: it ends when the viewer signs out (at once, not at the
+    thread's next event) and gives its slot back when it ends."""
+    return sse_response(
+        until_signed_out(services, viewer, events),
+        services.settings.agent_sse_keepalive_s,
+        slot.release,
+        max_queued_bytes=services.settings.agent_sse_max_queued_bytes,
+    )
