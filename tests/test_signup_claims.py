@@ -249,17 +249,26 @@ async def test_at_most_five_open_claims_and_the_sixth_counts_as_a_code_request(
 
 
 async def test_racing_confirmations_make_one_account(t: Transport, mail: MailSink) -> None:
+    """Racing confirmations with the mailed code, naming either claim's password: exactly one
+    claim becomes the account (whichever came first: the code proves the mailbox, the password
+    picks the claim), every other confirmation is refused like a used code, and nothing of the
+    other claim survives."""
     await ask(t, "victim", VICTIM_PASSWORD)
     await ask(t, "mallory", ATTACKER_PASSWORD)
     code = await latest_code(mail)
-    outcomes = await asyncio.gather(
-        *(confirm(t, code, VICTIM_PASSWORD) for _ in range(3)),
-        confirm(t, code, ATTACKER_PASSWORD),
-    )
+    passwords = [VICTIM_PASSWORD] * 3 + [ATTACKER_PASSWORD]
+    outcomes = await asyncio.gather(*(confirm(t, code, p) for p in passwords))
     assert sum(o.ok for o in outcomes) == 1, [(o.code, o.detail) for o in outcomes]
     assert {o.code for o in outcomes if not o.ok} == {"UNAUTHENTICATED"}
+    (winner,) = [p for p, o in zip(passwords, outcomes, strict=True) if o.ok]
+    loser = ATTACKER_PASSWORD if winner == VICTIM_PASSWORD else VICTIM_PASSWORD
+    user = await User.get(email_key=EMAIL)
+    assert user.username == ("victim" if winner == VICTIM_PASSWORD else "mallory")
     assert await User.filter(email_key=EMAIL).count() == 1
-    await assert_victim_owns_the_account(t, "victim")
+    (await t.sign_in(EMAIL, winner)).expect_ok()
+    (await t.sign_in(EMAIL, loser)).expect("UNAUTHENTICATED")
+    assert not await PendingSignup.filter(email_key=EMAIL).exists()
+    assert await VerificationCode.filter(email_key=EMAIL, used_at=None).count() == 0
 
 
 async def test_the_database_bounds_the_claims_of_an_email(db: str) -> None:
