@@ -19,7 +19,7 @@ import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,15 +41,9 @@ from ag_ui.core import (
     StateSnapshotEvent,
     StepFinishedEvent,
     StepStartedEvent,
-    TextMessageContentEvent,
-    TextMessageEndEvent,
-    TextMessageStartEvent,
     TokenUsage,
     Tool,
-    ToolCallArgsEvent,
-    ToolCallEndEvent,
     ToolCallResultEvent,
-    ToolCallStartEvent,
     ToolMessage,
 )
 
@@ -59,12 +53,11 @@ from agent_runtime.chat_model import (
     ModelChunk,
     ModelError,
     ModelRequest,
-    ReasoningDelta,
-    TextDelta,
     UsageReport,
 )
 from agent_runtime.tool_specs import NEEDS_APPROVAL, SERVER_TOOL_NAMES, SERVER_TOOLS
-from agent_runtime.turn_extras import ReasoningStream, RunUsage
+from agent_runtime.turn_extras import RunUsage
+from agent_runtime.turn_stream import StreamedCall, TurnStream
 from infra.services import Services
 from models import AgentRun, AgentThread, User
 from models.agent import CANCELLED, FAILED, FINISHED, INTERRUPTED
@@ -96,17 +89,6 @@ class RunCancelled(Exception):
 
 def interrupt_id(tool_call_id: str) -> str:
     return f"approval-{tool_call_id}"
-
-
-@dataclass
-class _Call:
-    call_id: str
-    name: str
-    arguments: list[str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.arguments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +342,7 @@ class RunSession:
                 calls = await self._model_turn(request, f"model-turn-{turn}")
             except ModelError as exc:
                 return await self.fail(str(exc), "MODEL_ERROR")
-            approvals: list[_Call] = []
+            approvals: list[StreamedCall] = []
             frontend: list[str] = []
             executed = False
             for call in calls:
@@ -392,7 +374,7 @@ class RunSession:
         await self.save_state()
         return FINISHED
 
-    async def _model_turn(self, request: ModelRequest, step: str) -> list[_Call]:
+    async def _model_turn(self, request: ModelRequest, step: str) -> list[StreamedCall]:
         """Stream one model turn as events; store the assistant message(s) it produced."""
         # A span per model call (OpenTelemetry's GenAI conventions), whichever the model.
         attributes = {
@@ -405,113 +387,31 @@ class RunSession:
             annotate({"agent.tool_calls": len(calls)})
             return calls
 
-    async def _stream_turn(self, request: ModelRequest, step: str) -> list[_Call]:
+    async def _stream_turn(self, request: ModelRequest, step: str) -> list[StreamedCall]:
         await self.emit(StepStartedEvent(step_name=step))
-        message_id = _new_id()
-        text: list[str] = []
-        text_open = False
-        calls: list[_Call] = []
-        trailing: list[dict[str, Any]] = []  # text after tool calls: a message of its own
-        trailing_id: str | None = None
-        open_call: _Call | None = None
-        reasoning = ReasoningStream(self.emit)
+        turn = TurnStream(self.emit)
         try:
             async for chunk in self._chunks(self.model.stream(request)):
                 if isinstance(chunk, UsageReport):
                     self.run_usage.add(chunk)
-                    continue
-                if isinstance(chunk, ReasoningDelta):
-                    await reasoning.add(chunk.text)
-                    continue
-                await reasoning.close()
-                if isinstance(chunk, TextDelta):
-                    if not chunk.text:
-                        continue
-                    if open_call is not None:
-                        await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
-                        open_call = None
-                    if calls:  # text after tool calls
-                        if trailing_id is None:
-                            trailing_id = _new_id()
-                            trailing.append({"id": trailing_id, "role": "assistant", "content": ""})
-                            await self.emit(
-                                TextMessageStartEvent(message_id=trailing_id, role="assistant")
-                            )
-                            text_open = True
-                        trailing[-1]["content"] += chunk.text
-                        await self.emit(
-                            TextMessageContentEvent(message_id=trailing_id, delta=chunk.text)
-                        )
-                        continue
-                    if not text_open:
-                        await self.emit(
-                            TextMessageStartEvent(message_id=message_id, role="assistant")
-                        )
-                        text_open = True
-                    text.append(chunk.text)
-                    await self.emit(
-                        TextMessageContentEvent(message_id=message_id, delta=chunk.text)
-                    )
-                    continue
-                if text_open:
-                    await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
-                    text_open = False
-                if open_call is None or open_call.call_id != chunk.call_id:
-                    if open_call is not None:
-                        await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
-                    if any(c.call_id == chunk.call_id for c in calls):
-                        continue  # a call the model already closed: ignore late pieces
-                    open_call = _Call(chunk.call_id, chunk.name)
-                    calls.append(open_call)
-                    await self.emit(
-                        ToolCallStartEvent(
-                            tool_call_id=chunk.call_id,
-                            tool_call_name=chunk.name,
-                            parent_message_id=message_id,
-                        )
-                    )
-                if chunk.arguments:
-                    open_call.arguments.append(chunk.arguments)
-                    await self.emit(
-                        ToolCallArgsEvent(tool_call_id=chunk.call_id, delta=chunk.arguments)
-                    )
+                else:
+                    await turn.add(chunk)
         except RunCancelled:
             # Close what the turn opened. The text the user saw is kept; tool calls are
             # dropped (they never run, and a call without a result would be half-written).
-            await reasoning.close()
-            if text_open:
-                await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
-            if open_call is not None:
-                await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+            await turn.close()
             await self.emit(StepFinishedEvent(step_name=step))
-            partial = [{"id": message_id, "role": "assistant", "content": "".join(text)}]
-            kept = (partial if text else []) + [t for t in trailing if t["content"]]
+            kept = turn.text_messages()
             if kept:
                 await self.store(*kept)
             raise
-        await reasoning.close()
-        if text_open:
-            await self.emit(TextMessageEndEvent(message_id=trailing_id or message_id))
-        if open_call is not None:
-            await self.emit(ToolCallEndEvent(tool_call_id=open_call.call_id))
+        await turn.close()
         await self.emit(StepFinishedEvent(step_name=step))
-        assistant: dict[str, Any] = {"id": message_id, "role": "assistant"}
-        if text:
-            assistant["content"] = "".join(text)
-        if calls:
-            assistant["toolCalls"] = [
-                {
-                    "id": c.call_id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.text or "{}"},
-                }
-                for c in calls
-            ]
-        bodies = ([assistant] if text or calls else []) + trailing
-        self.stored_calls.extend(c.call_id for c in calls)
+        bodies = turn.messages()
+        self.stored_calls.extend(c.call_id for c in turn.calls)
         if bodies:
             await self.store(*bodies)
-        return calls
+        return turn.calls
 
     async def _chunks(self, stream: AsyncIterator[ModelChunk]) -> AsyncIterator[ModelChunk]:
         """The model's chunks until it ends, or until a cancel: then the model's stream is
@@ -540,7 +440,7 @@ class RunSession:
                 with contextlib.suppress(Exception):
                     await close()
 
-    async def _interrupt(self, calls: list[_Call]) -> str:
+    async def _interrupt(self, calls: list[StreamedCall]) -> str:
         """Ask for approval: list the calls in the state, then end the run as interrupted."""
         operations: list[dict[str, Any]] = []
         if not isinstance(self.state.get(PENDING_APPROVALS), list):

@@ -70,7 +70,7 @@ class _BadArguments(Exception):
     pass
 
 
-async def _list_items(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
+async def _list_items(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = ScheduleRange.model_validate(args)
     rows = await schedule.list_items(viewer, request)
     return {
@@ -92,9 +92,9 @@ async def _list_items(services: Services, viewer: Viewer, args: dict[str, Any]) 
     }
 
 
-async def _create_item(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
+async def _create_item(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = CreateScheduleItem.model_validate(args)
-    visible = await schedule.create_item(services, viewer, request, source_type="agent")
+    visible = await schedule.create_item(viewer, request, source_type="agent")
     return {"ok": True, "item": _item(visible)}
 
 
@@ -117,7 +117,7 @@ async def _share_item(services: Services, viewer: Viewer, args: dict[str, Any]) 
     return {"ok": True, "message": await sharing.share_item(services, viewer, item_id, request)}
 
 
-async def _list_friends(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
+async def _list_friends(_services: Services, viewer: Viewer, _args: dict[str, Any]) -> Result:
     found = []
     for friendship in await friends.list_friendships(viewer):
         other = (
@@ -130,7 +130,7 @@ async def _list_friends(services: Services, viewer: Viewer, args: dict[str, Any]
     return {"ok": True, "friends": found}
 
 
-async def _list_inbox(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
+async def _list_inbox(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = InboxFilter.model_validate(args)
     messages = await inbox.list_messages(viewer, request)
     return {

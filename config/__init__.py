@@ -1,4 +1,4 @@
-"""Configuration read from the environment (CONTRACT §1)."""
+"""Configuration read from the environment (docs/contract.md §1)."""
 
 from config.settings import Settings, get_settings
 

@@ -1,7 +1,7 @@
 """Every knob of the server, read from the environment and an optional `.env` file.
 
-The names and defaults of the first block are binding (CONTRACT §1); the rest are ours and are
-documented in the README. One `Settings` object is built per process and handed down explicitly,
+The names and defaults of the first block are binding (docs/contract.md §1); the rest are ours and
+are documented in the README. One `Settings` object is built per process and handed down explicitly,
 so tests can run several differently configured apps side by side.
 """
 
@@ -30,7 +30,7 @@ def is_published_secret(secret: str) -> bool:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    # --- CONTRACT §1 ---
+    # --- docs/contract.md §1 ---
     database_url: str = "sqlite://data/runtime.db"
     redis_url: str | None = None
     smtp_url: str | None = None
@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000
     graphql_max_aliases: int = 30
     graphql_max_batch: int = 10
+    # schema/fast_execution.py completes plain object trees in one pass; false: graphql-core's
+    # own field-by-field completion (the same answers, slower), should a graphql-core upgrade
+    # ever break the internals it relies on.
+    graphql_fast_execution: bool = True
 
     # --- passwords (Argon2id) ---
     argon2_time_cost: int = 2

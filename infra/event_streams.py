@@ -31,7 +31,7 @@ import signal
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from typing_extensions import override
 
 from config import Settings
 from infra.redis_client import redis_unreachable
@@ -209,7 +210,7 @@ class EventStreams(ABC):
 
     async def tail(
         self, thread_id: str, after: str | None = None
-    ) -> AsyncIterator[tuple[str, Event]]:
+    ) -> AsyncGenerator[tuple[str, Event], None]:
         """Every event strictly after `after` (from the oldest held when None), then new events as
         they are appended, until the caller stops iterating. Wrap it in `contextlib.aclosing` so
         the subscription ends as soon as the caller leaves."""
@@ -333,9 +334,11 @@ class MemoryEventStreams(EventStreams):
         self._streams.clear()
 
     # `append` hands events to the subscribers itself: there is no reader to start or stop.
+    @override
     async def _start_live(self, thread_id: str) -> None:
         return None
 
+    @override
     def _stop_live(self, thread_id: str) -> None:
         return None
 

@@ -43,6 +43,10 @@ class Invitation(Model):
     code: fields.ForeignKeyRelation[InviteCode] = fields.ForeignKeyField(
         "models.InviteCode", related_name="invitations", on_delete=fields.CASCADE
     )
+    if TYPE_CHECKING:
+        invitee_id: uuid.UUID
+        inviter_id: uuid.UUID | None
+        code_id: uuid.UUID
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

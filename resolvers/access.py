@@ -1,4 +1,4 @@
-"""Who may do what to a schedule item: the one authorization function (CONTRACT §3).
+"""Who may do what to a schedule item: the one authorization function (docs/contract.md §3).
 
 Permission bits: view 1, invite 2, edit 4; the owner holds all three. An item the caller cannot
 see is "not found" (404 / NOT_FOUND) so that its existence does not leak; 403 is only for an

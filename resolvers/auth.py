@@ -1,4 +1,6 @@
-"""Accounts: sign-up with an emailed code, recovery, sign-in, refresh, sign-out (CONTRACT §3 Auth).
+"""Accounts: sign-up with an emailed code, recovery, sign-in, refresh and sign-out.
+
+The rules are those of docs/contract.md §3, "Auth".
 
 Nothing here tells a caller whether an email has an account: sign-up and resend answer the same
 way for both, a known address gets a notice instead of a code, and a failed sign-in checks a

@@ -1,4 +1,4 @@
-"""Validated inputs of friends, schedule items, sharing and the inbox (CONTRACT §3)."""
+"""Validated inputs of friends, schedule items, sharing and the inbox (docs/contract.md §3)."""
 
 from __future__ import annotations
 

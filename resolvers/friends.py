@@ -1,4 +1,4 @@
-"""Friend requests and friendships (CONTRACT §3 Friends).
+"""Friend requests and friendships (docs/contract.md §3 Friends).
 
 Each request also appears in the recipient's inbox as a `friend_request` message whose status
 follows the request. The database enforces one open request and one friendship per pair.

@@ -1,8 +1,8 @@
 """Validated inputs of the account resolvers.
 
-These pydantic models are the one definition of each field rule (CONTRACT §3): REST uses them as
-request bodies, GraphQL builds them from its input types, so both reject the same input the same
-way (422 / BAD_USER_INPUT).
+These pydantic models are the one definition of each field rule (docs/contract.md §3): REST uses
+them as request bodies, GraphQL builds them from its input types, so both reject the same input the
+same way (422 / BAD_USER_INPUT).
 """
 
 from __future__ import annotations

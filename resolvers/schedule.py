@@ -1,4 +1,4 @@
-"""Schedule items: create, range query, get, partial update, soft delete (CONTRACT §3).
+"""Schedule items: create, range query, get, partial update, soft delete (docs/contract.md §3).
 
 Datetimes without an offset are read in the item's IANA time zone; everything is stored and
 returned in UTC. Changes are published so that `scheduleItemChanged` subscribers hear them.
@@ -43,7 +43,7 @@ def _bound(value: datetime | date | None, *, end: bool) -> datetime | None:
 
 
 async def create_item(
-    services: Services, viewer: Viewer, request: CreateScheduleItem, *, source_type: str = "manual"
+    viewer: Viewer, request: CreateScheduleItem, *, source_type: str = "manual"
 ) -> VisibleItem:
     start = to_utc(request.start_at, request.timezone)
     end = to_utc(request.end_at, request.timezone) if request.end_at else None

@@ -1,4 +1,4 @@
-"""The Strawberry schema: the primary API (CONTRACT §4)."""
+"""The Strawberry schema: the primary API (docs/contract.md §4)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=FastExecutor,
+        # None: Strawberry's own execution context (docs/performance.md, "The fast executor").
+        execution_context_class=FastExecutor if settings.graphql_fast_execution else None,
         config=StrawberryConfig(batching_config={"max_operations": settings.graphql_max_batch}),
     )

@@ -1,4 +1,4 @@
-"""The agent runtime's GraphQL fields (CONTRACT §4 and §5)."""
+"""The agent runtime's GraphQL fields (docs/contract.md §4 and §5)."""
 
 from __future__ import annotations
 

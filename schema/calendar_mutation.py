@@ -69,7 +69,7 @@ class CalendarMutation:
     ) -> ScheduleItem:
         viewer = await require_viewer(info)
         request = to_request(CreateScheduleItem, input)
-        created = await schedule.create_item(info.context.services, viewer, request)
+        created = await schedule.create_item(viewer, request)
         return ScheduleItem.of(created, loaders_for(info, viewer.user_id))
 
     @strawberry.mutation

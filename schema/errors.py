@@ -1,4 +1,4 @@
-"""Every GraphQL error leaves with an `extensions.code` (CONTRACT §2).
+"""Every GraphQL error leaves with an `extensions.code` (docs/contract.md §2).
 
 Domain errors keep their message and code; an unreachable PostgreSQL or Redis (however deep in
 the cause chain) is SERVICE_UNAVAILABLE with `retryAfter`, never INTERNAL; pydantic validation

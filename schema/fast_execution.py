@@ -19,6 +19,10 @@ value a scalar refuses), falls back to graphql-core for that object or list, whi
 exactly as it always does, errors included. Reading attributes has no side effects, so starting
 over costs nothing but time. Leaf values are serialized by the same `serialize` functions
 graphql-core calls, so results are identical (tests/test_fast_execution.py compares them).
+
+The overridden methods and the field collection are graphql-core internals, not its public API:
+graphql-core is pinned exactly for them, and `GRAPHQL_FAST_EXECUTION=false` serves GraphQL
+without this class (docs/performance.md, "The fast executor").
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from graphql import GraphQLResolveInfo
 from opentelemetry.trace import SpanKind
 from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing.opentelemetry import OpenTelemetryExtension
+from typing_extensions import override
 
 _MAX_NAME = 100  # a client names its operations: keep span names short
 
@@ -40,6 +41,7 @@ class GraphQLTracing(OpenTelemetryExtension):
             span.update_name(f"{kind} {name}".strip())
             span.end()
 
+    @override
     def filter_resolver_args(
         self, args: dict[str, Any], info: GraphQLResolveInfo[Any]
     ) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,7 +18,7 @@ from infra.live_sessions import follow_revocations
 from infra.mail import Mailer
 from infra.metric_samplers import sample_forever
 from infra.services import Services
-from infra.stream_caps import build_stream_caps, build_ws_caps
+from infra.stream_caps import StreamCaps, build_stream_caps, build_ws_caps
 from infra.tasks import stop_task
 from observability.exposition import mark_process_dead
 from observability.tracing import flush_tracing, setup_tracing
@@ -51,6 +51,37 @@ def create_app(
     services = Services.build(settings, mailer)
     stream_caps = build_stream_caps(settings, services.redis)
     ws_caps = build_ws_caps(settings, services.redis)
+    app = FastAPI(
+        title="Runtime API",
+        version="1.0",
+        summary="Accounts, friends, shared schedule items, inbox and an AG-UI agent runtime.",
+        lifespan=_lifespan(
+            settings,
+            services,
+            [stream_caps, ws_caps],
+            manage_database=manage_database,
+            chat_model=chat_model,
+        ),
+        docs_url=None,  # our own /docs, with its assets served offline (below)
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.stream_caps = stream_caps
+    app.state.ws_caps = ws_caps
+    _add_routes(app, settings, services)
+    _add_middlewares(app, settings, tracing=tracing)
+    return app
+
+
+def _lifespan(
+    settings: Settings,
+    services: Services,
+    caps: list[StreamCaps],
+    *,
+    manage_database: bool,
+    chat_model: ChatModel | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the database, the run queue and the background tasks; stop them in reverse."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -75,24 +106,18 @@ def create_app(
             await stop_task(revocations)
             if worker is not None:
                 await worker.stop()
-            await stream_caps.close()
-            await ws_caps.close()
+            for cap in caps:
+                await cap.close()
             await services.close()
             if manage_database:
                 await close_database()
             flush_tracing()
 
-    app = FastAPI(
-        title="Runtime API",
-        version="1.0",
-        summary="Accounts, friends, shared schedule items, inbox and an AG-UI agent runtime.",
-        lifespan=lifespan,
-        docs_url=None,  # our own /docs, with its assets served offline (below)
-        redoc_url=None,
-    )
-    app.state.services = services
-    app.state.stream_caps = stream_caps
-    app.state.ws_caps = ws_caps
+    return lifespan
+
+
+def _add_routes(app: FastAPI, settings: Settings, services: Services) -> None:
+    """REST, GraphQL (HTTP and websockets), and the pages and endpoints the settings turn on."""
     install_problem_handlers(app)
     app.include_router(rest_router)
     graphql = graphql_router(settings, services)
@@ -105,6 +130,10 @@ def create_app(
         install_swagger_ui(app)
     if settings.metrics_token is not None:  # otherwise /metrics is 404 (docs/operations.md)
         install_metrics_route(app, settings.metrics_token.get_secret_value())
+
+
+def _add_middlewares(app: FastAPI, settings: Settings, *, tracing: bool) -> None:
+    """From the innermost to the outermost: each `add_middleware` wraps those added before it."""
     # Innermost of the middlewares: its 413 gets the CORS headers and the request id too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -124,4 +153,3 @@ def create_app(
         trace_http(app)  # outside every middleware: one server span per request
     if settings.metrics_enabled:  # outermost: it also counts what the others answer
         app.add_middleware(HttpMetricsMiddleware)
-    return app

@@ -1,4 +1,4 @@
-"""`runtime-api` — the command line of CONTRACT §1."""
+"""`runtime-api`: the server's command line (docs/contract.md §1). Its help text is DESCRIPTION."""
 
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ from config import Settings
 from config.settings import with_generated_secret
 
 log = logging.getLogger("runtime_api")
+
+DESCRIPTION = (
+    "Runtime API: accounts, friends, shared schedule items, an inbox and an AG-UI agent runtime, "
+    "over GraphQL (/graphql) and REST (/api/v1). With no configuration it runs on SQLite, "
+    "in-process streams and a console mailer that logs verification codes."
+)
+EPILOG = (
+    "Configuration comes from the environment and an optional .env file: DATABASE_URL, "
+    "REDIS_URL, SMTP_URL, MAIL_FROM, JWT_SECRET, ACCESS_TOKEN_TTL, ENV, AGENT_MODEL, "
+    "CORS_ORIGINS and the others listed in the README."
+)
 
 
 def _settings() -> Settings:
@@ -232,7 +243,7 @@ def cmd_set_role(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runtime-api", description=__doc__)
+    parser = argparse.ArgumentParser(prog="runtime-api", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API, GraphQL, websockets and SSE on one port")

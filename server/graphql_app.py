@@ -27,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UNSET
+from typing_extensions import override
 
 from config import Settings
 from infra.services import Services
@@ -269,6 +270,7 @@ class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
     websocket_adapter_class = TextFrameWebSocketAdapter
     subscription_groups: SubscriptionGroups | None = None
 
+    @override
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(render_graphiql_page())
 

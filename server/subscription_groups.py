@@ -93,7 +93,7 @@ class Plan:
 class _HasDirective(Visitor):
     found = False
 
-    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+    def enter_directive(self, _node: DirectiveNode, *_: Any) -> None:
         self.found = True
 
 

@@ -29,7 +29,7 @@ BACKEND: Backend = detect()
 RUN_ID = uuid.uuid4().hex[:10]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header() -> str:
     if BACKEND.real:
         return f"runtime-api backend: postgres+redis ({BACKEND.database_url}, {BACKEND.redis_url})"
     return "runtime-api backend: embedded (SQLite, in-process streams)"
@@ -66,7 +66,7 @@ def base_settings(database_url: str, **overrides: Any) -> Settings:
         "agent_worker_in_server": True,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 import resolvers.verification
+from infra.tokens import constant_time_equal
 from models import AgentRun, PendingSignup, User
 from tests.support.agent import events_url, http_base, new_thread, run_input, start_run
 from tests.support.agent_stream import sse_connection, wait_for
@@ -516,11 +517,10 @@ async def test_a_refused_subscription_holds_no_slot(api: Api, app: Any, ws_url: 
 def comparisons(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every comparison of a submitted code with a stored one."""
     calls: list[int] = []
-    real = resolvers.verification.constant_time_equal
 
     def counting(a: str, b: str) -> bool:
         calls.append(1)
-        return real(a, b)
+        return constant_time_equal(a, b)
 
     monkeypatch.setattr(resolvers.verification, "constant_time_equal", counting)
     return calls
@@ -669,8 +669,9 @@ def comparable(outcome: Any) -> Any:
 
 
 @settings(rate_limit_code_interval="100/minute")  # alice's own sign-up just had a code
+@pytest.mark.usefixtures("alice")
 async def test_signup_answers_alike_for_a_taken_and_a_free_email(
-    t: Transport, api: Api, alice: Account, argon2_calls: Any
+    t: Transport, argon2_calls: Any
 ) -> None:
     argon2_calls["hash"].clear()
     taken = await t.request_signup(**signup("someone", "Alice@Example.com"))
@@ -689,9 +690,7 @@ async def test_signup_answers_alike_for_a_taken_and_a_free_email(
 
 
 @settings(rate_limit_code_interval="100/minute")
-async def test_resend_and_recovery_answer_alike_whoever_asks(
-    t: Transport, api: Api, alice: Account
-) -> None:
+async def test_resend_and_recovery_answer_alike_whoever_asks(t: Transport, alice: Account) -> None:
     (await t.request_signup(**signup("pending"))).expect_ok()
     for kind in ("signup", "recovery"):
         answers = [
@@ -704,7 +703,7 @@ async def test_resend_and_recovery_answer_alike_whoever_asks(
 
 
 async def test_sign_in_failures_are_alike_and_all_run_argon2(
-    t: Transport, api: Api, alice: Account, argon2_calls: Any, app: Any
+    t: Transport, alice: Account, argon2_calls: Any
 ) -> None:
     (await t.request_signup(**signup("pending"))).expect_ok()
     argon2_calls["verify"].clear()

@@ -366,7 +366,7 @@ async def test_cancel_checks_the_thread_and_the_run(api: Api, alice: Account, bo
 
 
 async def http_agent_aborts(
-    api: Api, base: str, account: Account, thread_id: str, forwarded: dict[str, Any] | None
+    base: str, account: Account, thread_id: str, forwarded: dict[str, Any] | None
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "url": f"{base}{API}/agent",
@@ -387,14 +387,14 @@ async def http_agent_aborts(
 
 
 async def test_abort_run_cancels_a_run_that_asked_for_it(
-    app: Any, api: Api, alice: Account, chat_model: StallingModel
+    app: Any, alice: Account, chat_model: StallingModel
 ) -> None:
     require_node()
     chat_model.stall_after = 2
     thread_id = new_thread()
     async with live_server(app) as ws_url:
         base = http_base(ws_url)
-        await http_agent_aborts(api, base, alice, thread_id, {"cancelOnDisconnect": True})
+        await http_agent_aborts(base, alice, thread_id, {"cancelOnDisconnect": True})
         read = await read_sse(events_url(base, thread_id), alice.auth, timeout_s=5)
     assert_valid_cancelled(run_of(read.events, "r1"))
     await assert_verified(read.events)
@@ -402,7 +402,7 @@ async def test_abort_run_cancels_a_run_that_asked_for_it(
 
 
 async def test_abort_run_leaves_other_runs_going(
-    app: Any, api: Api, alice: Account, chat_model: StallingModel
+    app: Any, alice: Account, chat_model: StallingModel
 ) -> None:
     require_node()
     chat_model.delay_s = 0.1
@@ -410,7 +410,7 @@ async def test_abort_run_leaves_other_runs_going(
     thread_id = new_thread()
     async with live_server(app) as ws_url:
         base = http_base(ws_url)
-        await http_agent_aborts(api, base, alice, thread_id, {"cancelOnDisconnect": False})
+        await http_agent_aborts(base, alice, thread_id, {"cancelOnDisconnect": False})
         # A later subscriber sees the whole run, to its ordinary end.
         read = await read_sse(events_url(base, thread_id), alice.auth, timeout_s=5)
     finished = read.events[-1]

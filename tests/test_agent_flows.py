@@ -1,8 +1,8 @@
-"""Agent runs end to end with a scripted model (CONTRACT §5): approvals of data-changing server
-tools (AG-UI 1.0 `resume`, legacy tool messages, GraphQL `resumeAgentRun`), unanswered interrupts,
-frontend tools, read-only server tools on the user's real data, bad tool calls, and the plain
-AG-UI transport `POST /agent` driven by a stock `@ag-ui/client` HttpAgent. Every run's events, read
-from the thread's SSE stream, pass the official AG-UI verifier."""
+"""Agent runs end to end with a scripted model (docs/contract.md §5): approvals of data-changing
+server tools (AG-UI 1.0 `resume`, legacy tool messages, GraphQL `resumeAgentRun`), unanswered
+interrupts, frontend tools, read-only server tools on the user's real data, bad tool calls, and the
+plain AG-UI transport `POST /agent` driven by a stock `@ag-ui/client` HttpAgent. Every run's events,
+read from the thread's SSE stream, pass the official AG-UI verifier."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import jsonpatch  # type: ignore[import-untyped]
+import jsonpatch
 import pytest
 from ag_ui.core import ToolMessage
 

@@ -1,4 +1,4 @@
-"""Thread history by UTC day (CONTRACT §5): `GET /agent/runs/{thread_id}/history`, `GET
+"""Thread history by UTC day (docs/contract.md §5): `GET /agent/runs/{thread_id}/history`, `GET
 /agent/history` and GraphQL `agentHistory` / `agentThreads` — the source's STATE_SNAPSHOT
 envelope, AG-UI messages, `before` (strictly before), `hasMore`, the most recently active thread,
 the `cursor` that continues on the thread's SSE stream, and who may read what."""
@@ -237,7 +237,7 @@ async def test_history_by_day_with_before_has_more_and_cursor(
 
 
 async def test_default_thread_is_the_most_recently_active(
-    api: Api, alice: Account, base: str, chat_model: ScriptedModel
+    api: Api, alice: Account, base: str
 ) -> None:
     one, two = str(uuid.uuid4()), str(uuid.uuid4())
     ran = await run_once(api, alice, base, one, "first thread")
@@ -273,7 +273,7 @@ async def test_no_thread_at_all(api: Api, alice: Account) -> None:
 
 
 async def test_only_the_owner_reads_a_thread_and_bad_input_is_422(
-    api: Api, alice: Account, bob: Account, base: str, chat_model: ScriptedModel
+    api: Api, alice: Account, bob: Account, base: str
 ) -> None:
     thread = str(uuid.uuid4())
     await run_once(api, alice, base, thread, "private")

@@ -144,9 +144,7 @@ async def test_oversized_or_malformed_parts_are_422_and_leave_nothing(
     assert not await AgentThread.filter(id=thread_id).exists()
 
 
-async def test_the_offline_model_says_it_cannot_see_images(
-    api: Api, alice: Account, base: str
-) -> None:
+async def test_the_offline_model_says_it_cannot_see_images(alice: Account, base: str) -> None:
     thread_id = new_thread()
     png = image({"type": "data", "value": PNG, "mimeType": "image/png"})
     events = await run_agent(

@@ -1,7 +1,7 @@
-"""The two chat models behind the real run machinery (CONTRACT §5, Models): the built-in `offline`
-model (AGENT_MODEL's default) understood in English and Chinese, and `openai:<model>` against a
-scripted OpenAI-compatible endpoint. Runs are read from the thread's SSE stream and pass the
-official AG-UI verifier."""
+"""The two chat models behind the real run machinery (docs/contract.md §5, Models): the built-in
+`offline` model (AGENT_MODEL's default) understood in English and Chinese, and `openai:<model>`
+against a scripted OpenAI-compatible endpoint. Runs are read from the thread's SSE stream and pass
+the official AG-UI verifier."""
 
 from __future__ import annotations
 

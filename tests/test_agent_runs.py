@@ -1,5 +1,5 @@
-"""CONTRACT §5 accepting agent runs, through REST and GraphQL: idempotency on (threadId, runId),
-thread ownership, validation (422 / BAD_USER_INPUT, leaving no thread behind), resume rules,
+"""docs/contract.md §5 accepting agent runs, through REST and GraphQL: idempotency on (threadId,
+runId), thread ownership, validation (422 / BAD_USER_INPUT, leaving no thread behind), resume rules,
 per-thread execution order, and the caller's thread list."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -452,8 +453,8 @@ async def test_a_resume_may_leave_out_messages_and_a_start_may_not(
         await wait_idle(thread_id)
         thread = await AgentThread.get(id=thread_id)
         assert thread.state["pendingApprovals"][0]["status"] == "approved", thread.state
-        resumed = await AgentRun.get(thread_id=thread_id, run_id="run-2")
-        assert resumed.input["messages"] == [], resumed.input
+        resumed_run = await AgentRun.get(thread_id=thread_id, run_id="run-2")
+        assert resumed_run.input["messages"] == [], resumed_run.input
 
 
 # --- execution order ------------------------------------------------------------------------------
@@ -529,7 +530,8 @@ async def test_runs_of_different_threads_proceed_concurrently(
     for thread_id in threads:
         await wait_idle(thread_id)
     assert sorted(started) == ["first", "second"]
-    rows = await AgentRun.all().values_list("status", flat=True)
+    # tortoise's stub types every values_list as tuples, flat=True included
+    rows: list[str] = await AgentRun.all().values_list("status", flat=True)  # type: ignore[assignment]
     assert rows == ["finished", "finished"]
 
 
@@ -581,8 +583,8 @@ async def test_both_doors_answer_the_same_error_class(
         cases.append(
             (
                 name,
-                lambda body=body: rest_start(api, alice, body),
-                lambda body=body: gql_start(api, alice, body),
+                partial(rest_start, api, alice, body),
+                partial(gql_start, api, alice, body),
             )
         )
     mismatch = run_input(new_thread(), "run-2")

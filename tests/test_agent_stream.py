@@ -1,7 +1,7 @@
-"""A thread's event stream (CONTRACT §5 `GET /agent/runs/{thread_id}/events`, §4 `agentEvents`):
-SSE framing, a run's order, resuming with Last-Event-ID / `lastEventId` / `after`, snapshots when
-the stream was trimmed, keep-alives, several runs and subscribers on one connection or thread,
-noticing a client that left, and the GraphQL subscription over both websocket protocols.
+"""A thread's event stream (docs/contract.md §5 `GET /agent/runs/{thread_id}/events`, §4
+`agentEvents`): SSE framing, a run's order, resuming with Last-Event-ID / `lastEventId` / `after`,
+snapshots when the stream was trimmed, keep-alives, several runs and subscribers on one connection
+or thread, noticing a client that left, and the GraphQL subscription over both websocket protocols.
 
 The app runs on a loopback port (SSE needs a real streaming connection) with a scripted model."""
 
@@ -197,7 +197,7 @@ async def test_resuming_a_finished_run_starts_strictly_after_the_id(
 
 @pytest.mark.parametrize("where", ["header", "query"])
 async def test_resuming_a_running_run_loses_and_repeats_nothing(
-    api: Api, app: Any, ann: Account, base: str, model: ScriptedModel, where: str
+    api: Api, ann: Account, base: str, model: ScriptedModel, where: str
 ) -> None:
     model.delay_s = 0.03
     model.add_turn(*text_turn(*[f"w{i} " for i in range(30)]))
@@ -224,7 +224,7 @@ async def test_a_malformed_cursor_is_answered_422(api: Api, ann: Account, base: 
     thread, _ = await first_run(api, ann, base)
     path = f"/agent/runs/{thread}/events"
     for value in MALFORMED:
-        tries = [
+        tries: list[tuple[dict[str, Any], str]] = [
             ({"headers": {"Last-Event-ID": value.encode()}}, "header"),
             ({"params": {"lastEventId": value}}, "query"),
         ]

@@ -1,6 +1,7 @@
 """Agent runs executed by separate `runtime-api worker` processes over PostgreSQL and Redis:
 runs complete through the real queue, and a worker killed with SIGKILL mid-run leaves no run
-stuck (CONTRACT §5, last bullet). Only on the real backend: the embedded one has no shared queue.
+stuck (docs/contract.md §5, last bullet). Only on the real backend: the embedded one has no shared
+queue.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""CONTRACT §3 Auth: `POST /auth/resend` / `resendCode` (signup and recovery) and recovery with
-`POST /auth/verify` type recovery / `verifyRecovery`."""
+"""docs/contract.md §3 Auth: `POST /auth/resend` / `resendCode` (signup and recovery) and recovery
+with `POST /auth/verify` type recovery / `verifyRecovery`."""
 
 from __future__ import annotations
 
@@ -65,8 +65,9 @@ async def test_resend_to_unknown_email_is_204_and_sends_nothing(
     assert await VerificationCode.all().count() == 0
 
 
+@pytest.mark.usefixtures("alice")
 async def test_resend_sends_nothing_when_there_is_nothing_to_confirm(
-    t: Transport, app: Any, mail: MailSink, alice: Account
+    t: Transport, app: Any, mail: MailSink
 ) -> None:
     # signup: the email is already confirmed.
     (await t.resend("alice@example.com", "signup")).expect_ok()
@@ -89,8 +90,9 @@ async def test_resend_signup_mails_a_new_code_that_works(t: Transport, mail: Mai
     (await t.verify_signup("bob@example.com", code)).expect_ok()
 
 
+@pytest.mark.usefixtures("alice")
 async def test_resend_recovery_starts_recovery_for_a_known_email(
-    t: Transport, alice: Account, mail: MailSink
+    t: Transport, mail: MailSink
 ) -> None:
     known = await t.resend("Alice@Example.com", "recovery")
     assert known.expect_ok() is None
@@ -161,7 +163,8 @@ async def test_recovery_sets_the_password_and_revokes_every_session(
     (await t.sign_in("bob@example.com", bob.password)).expect_ok()
 
 
-async def test_recovery_code_is_single_use(t: Transport, alice: Account, mail: MailSink) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_recovery_code_is_single_use(t: Transport, mail: MailSink) -> None:
     code = await recovery_code(t, mail)
     (await t.verify_recovery("alice@example.com", code, NEW_PASSWORD)).expect_ok()
     (await t.verify_recovery("alice@example.com", code, "third password")).expect("UNAUTHENTICATED")
@@ -180,7 +183,8 @@ async def test_wrong_recovery_code_changes_nothing(
     (await t.verify_recovery("alice@example.com", code, NEW_PASSWORD)).expect_ok()
 
 
-async def test_expired_recovery_code_is_401(t: Transport, alice: Account, mail: MailSink) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_expired_recovery_code_is_401(t: Transport, mail: MailSink) -> None:
     code = await recovery_code(t, mail)
     await VerificationCode.filter(purpose="recovery").update(
         expires_at=datetime.now(UTC) - timedelta(seconds=1)
@@ -189,9 +193,8 @@ async def test_expired_recovery_code_is_401(t: Transport, alice: Account, mail: 
     (await t.sign_in("alice@example.com", "old password")).expect_ok()
 
 
-async def test_recovery_code_void_after_five_wrong_tries(
-    t: Transport, alice: Account, mail: MailSink
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_recovery_code_void_after_five_wrong_tries(t: Transport, mail: MailSink) -> None:
     code = await recovery_code(t, mail)
     for _ in range(5):
         (await t.verify_recovery("alice@example.com", other(code), NEW_PASSWORD)).expect(
@@ -204,9 +207,8 @@ async def test_recovery_code_void_after_five_wrong_tries(
     (await t.verify_recovery("alice@example.com", fresh, NEW_PASSWORD)).expect_ok()
 
 
-async def test_new_recovery_code_voids_the_previous_one(
-    t: Transport, alice: Account, mail: MailSink
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_new_recovery_code_voids_the_previous_one(t: Transport, mail: MailSink) -> None:
     first = await recovery_code(t, mail)
     second = await recovery_code(t, mail)
     if first != second:
@@ -216,9 +218,8 @@ async def test_new_recovery_code_voids_the_previous_one(
     (await t.verify_recovery("alice@example.com", second, NEW_PASSWORD)).expect_ok()
 
 
-async def test_recovery_code_is_bound_to_purpose_and_account(
-    t: Transport, alice: Account, mail: MailSink
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_recovery_code_is_bound_to_purpose_and_account(t: Transport, mail: MailSink) -> None:
     (await t.verify_recovery("alice@example.com", "123456", NEW_PASSWORD)).expect("UNAUTHENTICATED")
     code = await recovery_code(t, mail)
     (await t.verify_signup("alice@example.com", code)).expect("UNAUTHENTICATED")
@@ -226,9 +227,8 @@ async def test_recovery_code_is_bound_to_purpose_and_account(
     (await t.verify_recovery("alice@example.com", code, NEW_PASSWORD)).expect_ok()
 
 
-async def test_recovery_new_password_is_validated(
-    t: Transport, alice: Account, mail: MailSink
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_recovery_new_password_is_validated(t: Transport, mail: MailSink) -> None:
     code = await recovery_code(t, mail)
     for password in ("12345", "x" * 129):
         (await t.verify_recovery("alice@example.com", code, password)).expect("BAD_USER_INPUT")

@@ -1,5 +1,5 @@
-"""CONTRACT §3 Auth: sign-in, access tokens, refresh rotation, sign-out and `GET /auth/users`;
-§2 authentication (expired, malformed and revoked tokens are 401)."""
+"""docs/contract.md §3 Auth: sign-in, access tokens, refresh rotation, sign-out and
+`GET /auth/users`; §2 authentication (expired, malformed and revoked tokens are 401)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from config import Settings
 from models import AuthSession, PendingSignup, RefreshToken, User
 from tests.support.client import Account, Api
-from tests.support.mail import MailSink
 from tests.support.transports import TRANSPORTS, Transport, rest_outcome
 
 SESSION_KEYS = {"access_token", "refresh_token", "expires_in", "token_type", "user"}
@@ -56,9 +55,8 @@ async def test_sign_in_answers_a_session(t: Transport, alice: Account) -> None:
     assert await AuthSession.filter(user_id=alice.id, revoked_at=None).count() == 2
 
 
-async def test_wrong_password_unknown_and_unconfirmed_email_answer_alike(
-    t: Transport, alice: Account, mail: MailSink
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_wrong_password_unknown_and_unconfirmed_email_answer_alike(t: Transport) -> None:
     (
         await t.request_signup(username="pending", email="pending@example.com", password="secret")
     ).expect_ok()
@@ -72,9 +70,8 @@ async def test_wrong_password_unknown_and_unconfirmed_email_answer_alike(
         assert wrong.raw == unconfirmed.raw
 
 
-async def test_unknown_email_still_costs_a_password_check(
-    t: Transport, app: Any, alice: Account
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_unknown_email_still_costs_a_password_check(t: Transport, app: Any) -> None:
     """Same timing: when the user does not exist a dummy hash is verified instead."""
     passwords = app.state.services.passwords
     checked: list[str | None] = []
@@ -95,9 +92,8 @@ async def test_unknown_email_still_costs_a_password_check(
     assert checked[0] is None and checked[1] is not None
 
 
-async def test_sign_in_is_case_insensitive_on_email_but_not_on_password(
-    t: Transport, alice: Account
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_sign_in_is_case_insensitive_on_email_but_not_on_password(t: Transport) -> None:
     (await t.sign_in("ALICE@Example.com", "alice password")).expect_ok()
     (await t.sign_in("alice@example.com", "ALICE PASSWORD")).expect("UNAUTHENTICATED")
     # Malformed input is 422, not 401.
@@ -145,7 +141,7 @@ async def test_bad_access_tokens_are_401(
         "no sid": jwt.encode(
             {k: v for k, v in payload.items() if k != "sid"}, settings.signing_key()
         ),
-        "alg none": jwt.encode(payload, None, algorithm="none"),
+        "alg none": jwt.encode(payload, "", algorithm="none"),  # "none" takes no key
     }
     for case, token in [*bad.items(), ("missing", None)]:
         outcome = await t.me(token)
@@ -227,7 +223,7 @@ async def test_refresh_reuse_after_grace_revokes_the_session(t: Transport, alice
 
 @pytest.mark.parametrize("settings_overrides", [{"refresh_reuse_grace_s": 0}], indirect=True)
 async def test_refresh_reuse_without_grace_revokes_the_session(
-    t: Transport, api: Api, alice: Account
+    t: Transport, alice: Account
 ) -> None:
     other = (await t.sign_in("alice@example.com", "alice password")).expect_ok()
     newest = (await t.refresh(alice.refresh_token)).expect_ok()

@@ -1,5 +1,5 @@
-"""CONTRACT §3 Auth: sign-up (`POST /auth/verifications` / `requestSignup`), the emailed codes
-and `verify` for sign-up, through REST and GraphQL alike."""
+"""docs/contract.md §3 Auth: sign-up (`POST /auth/verifications` / `requestSignup`), the emailed
+codes and `verify` for sign-up, through REST and GraphQL alike."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ async def drained(app: Any) -> None:
 
 
 async def test_request_answers_202_with_email_and_mails_a_six_digit_code(
-    t: Transport, api: Api, mail: MailSink
+    t: Transport, mail: MailSink
 ) -> None:
     outcome = await t.request_signup(**signup_body("alice"))
     assert outcome.expect_ok() == {"email": "alice@example.com"}

@@ -1,4 +1,4 @@
-"""Authorization matrix (CONTRACT §2, §5): table-driven, built against what the app serves.
+"""Authorization matrix (docs/contract.md §2, §5): table-driven, built against what the app serves.
 
 Alice owns a schedule item, friend requests both ways, a friendship, inbox messages and an
 agent thread. Bob, a stranger, calls every REST route and every GraphQL field that takes an id
@@ -166,11 +166,11 @@ def _bobs_run(world: World) -> dict[str, Any]:
     return run_input(world.ids["thread"], "run-bob", "bob was here")
 
 
-# Bob calls alice's objects. 404 where he may not see them (CONTRACT §2), 403 on her agent
+# Bob calls alice's objects. 404 where he may not see them (docs/contract.md §2), 403 on her agent
 # thread (§5) and on looking up her account (§3 `GET /auth/users`: 403 whether or not it exists).
 STRANGER_REST: list[RestCase] = [
     RestCase("GET", V1 + "/schedule-items/{id}", 404, "item"),
-    RestCase("PATCH", V1 + "/schedule-items/{id}", 404, "item", lambda w: {"title": "bob"}),
+    RestCase("PATCH", V1 + "/schedule-items/{id}", 404, "item", lambda _w: {"title": "bob"}),
     RestCase("DELETE", V1 + "/schedule-items/{id}", 404, "item"),
     RestCase(
         "POST",
@@ -193,7 +193,7 @@ STRANGER_REST: list[RestCase] = [
     *[
         RestCase("POST", V1 + f"/inbox/messages/{{id}}/{action}", 404, target, body)
         for action, body in [
-            ("accept", lambda w: {"permission_view": True, "permission_edit": True}),
+            ("accept", lambda _w: {"permission_view": True, "permission_edit": True}),
             ("dismiss", None),
         ]
         for target in ("message_calendar", "message_friend")
@@ -213,7 +213,7 @@ STRANGER_REST: list[RestCase] = [
     RestCase("GET", V1 + "/agent/runs/{thread_id}/runs", 403, "thread"),
     RestCase("GET", V1 + "/agent/runs/{thread_id}/runs/{run_id}", 403, "thread"),
     RestCase(
-        "POST", V1 + "/agent/runs/{thread_id}/cancel", 403, "thread", lambda w: {"runId": "run-1"}
+        "POST", V1 + "/agent/runs/{thread_id}/cancel", 403, "thread", lambda _w: {"runId": "run-1"}
     ),
     RestCase("POST", V1 + "/agent/runs/{thread_id}/cancel", 403, "thread"),  # every run
     RestCase("GET", V1 + "/agent/history", 403, params=lambda w: {"threadId": w.ids["thread"]}),
@@ -235,7 +235,10 @@ class OwnCase:
 OWN_DATA_REST: list[OwnCase] = [
     OwnCase("GET", V1 + "/users/me", 200),
     OwnCase(
-        "PATCH", V1 + "/users/me", 200, lambda w: {"bio": "bob's own bio", "timezone": "Asia/Tokyo"}
+        "PATCH",
+        V1 + "/users/me",
+        200,
+        lambda _w: {"bio": "bob's own bio", "timezone": "Asia/Tokyo"},
     ),
     # An exact email match finds alice's public profile (id, username): never her email.
     OwnCase("POST", V1 + "/users/search", 200, lambda w: {"query": w.alice.email}, ("alice",)),
@@ -243,7 +246,7 @@ OWN_DATA_REST: list[OwnCase] = [
     OwnCase("GET", V1 + "/friends/requests/inbox", 200),
     OwnCase("GET", V1 + "/schedule-items", 200),
     OwnCase(
-        "POST", V1 + "/schedule-items", 201, lambda w: {"title": "Bob's", "start_at": "2026-03-01"}
+        "POST", V1 + "/schedule-items", 201, lambda _w: {"title": "Bob's", "start_at": "2026-03-01"}
     ),
     OwnCase("GET", V1 + "/inbox/messages", 200),
     OwnCase("GET", V1 + "/agent/history", 200),
@@ -678,7 +681,7 @@ class TokenCase:
 TOKEN_REST: list[TokenCase] = [
     TokenCase("GET", "/users/me"),
     TokenCase("GET", "/schedule-items/{item}"),
-    TokenCase("PATCH", "/schedule-items/{item}", lambda ids: {"description": "changed"}),
+    TokenCase("PATCH", "/schedule-items/{item}", lambda _ids: {"description": "changed"}),
     TokenCase("GET", "/inbox/messages"),
     TokenCase("DELETE", "/friends/{alice}", control=False),
     TokenCase("GET", "/agent/runs/{thread}/history"),

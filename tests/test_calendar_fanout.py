@@ -71,7 +71,7 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 @contextlib.asynccontextmanager
 async def _streams(
-    services: Services, viewers: list[Viewer], open_stream: Callable[[Viewer], AsyncIterator[Any]]
+    viewers: list[Viewer], open_stream: Callable[[Viewer], AsyncIterator[Any]]
 ) -> AsyncIterator[list[Stream]]:
     streams = [Stream(v) for v in viewers]
     for stream in streams:
@@ -141,7 +141,7 @@ async def _item_costs(api: Api, guests: int) -> dict[str, int]:
     def open_stream(viewer: Viewer) -> AsyncIterator[Any]:
         return live.schedule_item_changes(services, viewer, item.id)
 
-    async with _streams(services, [owner, *viewers], open_stream) as streams:
+    async with _streams([owner, *viewers], open_stream) as streams:
         await _listening(services, channel, len(streams))
         everyone, leaver, stayers = streams, streams[-1], streams[:-1]
 
@@ -232,7 +232,7 @@ async def _inbox_costs(api: Api, users: int, sessions: int) -> dict[str, float]:
     def open_stream(viewer: Viewer) -> AsyncIterator[Any]:
         return live.inbox_messages(services, viewer)
 
-    async with _streams(services, viewers, open_stream) as streams:
+    async with _streams(viewers, open_stream) as streams:
         for account in accounts:
             await _listening(services, events.inbox_channel(uuid.UUID(account.id)), sessions)
 
@@ -309,11 +309,11 @@ async def test_streams_join_and_leave_a_running_hub(api: Api) -> None:
         await _retitle(item, title)
         await events.schedule_item_changed(services, item.id, "UPDATED")
 
-    async with _streams(services, [owner, early], open_stream) as (owners, earlies):
+    async with _streams([owner, early], open_stream) as (owners, earlies):
         await _listening(services, channel, 2)
         await change("one")
         await _until(lambda: len(owners.seen) == len(earlies.seen) == 1)
-        async with _streams(services, [late], open_stream) as (lates,):
+        async with _streams([late], open_stream) as (lates,):
             await _listening(services, channel, 3)
             await change("two")
             await _until(
@@ -340,7 +340,7 @@ async def test_a_revoked_session_ends_at_a_resync(api: Api) -> None:
     def open_stream(viewer: Viewer) -> AsyncIterator[Any]:
         return live.schedule_item_changes(services, viewer, item.id)
 
-    async with _streams(services, [owner, guest], open_stream) as (owners, guests):
+    async with _streams([owner, guest], open_stream) as (owners, guests):
         channel = events.item_channel(item.id)
         await _listening(services, channel, 2)
         await AuthSession.filter(id=guest.session_id).update(revoked_at=datetime.now(UTC))

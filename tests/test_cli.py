@@ -1,5 +1,5 @@
-"""`runtime-api` from the command line (CONTRACT §1), run as a subprocess on a fresh SQLite file
-in an empty working directory, as an operator would."""
+"""`runtime-api` from the command line (docs/contract.md §1), run as a subprocess on a fresh SQLite
+file in an empty working directory, as an operator would."""
 
 from __future__ import annotations
 

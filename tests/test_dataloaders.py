@@ -1,7 +1,9 @@
 """Nested GraphQL fields resolve through per-operation data loaders: a query over 3 objects and
-over 50 costs the same number of SQL statements (CONTRACT §4 "Object graph")."""
+over 50 costs the same number of SQL statements (docs/contract.md §4 "Object graph")."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -39,7 +41,9 @@ async def _populate(me: Account, owners: list[Account], guests: list[Account], n
             permission=1,
         )
         request = await FriendRequest.create(
-            from_user_id=owner.id, to_user_id=me.id, open_pair=pair_key(owner.id, me.id)
+            from_user_id=owner.id,
+            to_user_id=me.id,
+            open_pair=pair_key(uuid.UUID(owner.id), uuid.UUID(me.id)),
         )
         assert request
         low, high = sorted([owner.id, me.id], key=str)

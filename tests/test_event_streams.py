@@ -1,6 +1,6 @@
-"""Per-thread agent event streams (CONTRACT §5, `GET /agent/runs/{thread_id}/events`): ids, reads
-strictly after a cursor, resuming without loss or repetition, trimming, and one live reader per
-thread per process. Every test runs in memory, and on Redis when the suite has one."""
+"""Per-thread agent event streams (docs/contract.md §5, `GET /agent/runs/{thread_id}/events`): ids,
+reads strictly after a cursor, resuming without loss or repetition, trimming, and one live reader
+per thread per process. Every test runs in memory, and on Redis when the suite has one."""
 
 from __future__ import annotations
 
@@ -379,10 +379,10 @@ def test_ids_parse_and_compare_numerically() -> None:
 
 
 async def test_build_event_streams_picks_the_implementation() -> None:
-    embedded = Settings(_env_file=None, agent_stream_max_len=5)  # type: ignore[call-arg]
+    embedded = Settings(_env_file=None, agent_stream_max_len=5)
     assert isinstance(build_event_streams(embedded, None), MemoryEventStreams)
     if BACKEND.redis_url is not None:
-        with_redis = Settings(_env_file=None, redis_url=BACKEND.redis_url)  # type: ignore[call-arg]
+        with_redis = Settings(_env_file=None, redis_url=BACKEND.redis_url)
         redis = Redis.from_url(BACKEND.redis_url)
         streams = build_event_streams(with_redis, redis)
         assert isinstance(streams, RedisEventStreams)

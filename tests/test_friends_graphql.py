@@ -1,4 +1,4 @@
-"""Friends through GraphQL (CONTRACT §3 Friends, §4): every rule, with the `extensions.code`
+"""Friends through GraphQL (docs/contract.md §3 Friends, §4): every rule, with the `extensions.code`
 REST's status maps to (404 NOT_FOUND, 409 CONFLICT, 400 BAD_REQUEST, 422 BAD_USER_INPUT)."""
 
 from __future__ import annotations

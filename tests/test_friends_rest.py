@@ -1,4 +1,4 @@
-"""CONTRACT §3 Friends over REST: requests, their inbox messages, friendships."""
+"""docs/contract.md §3 Friends over REST: requests, their inbox messages, friendships."""
 
 from __future__ import annotations
 

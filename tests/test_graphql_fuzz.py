@@ -1,13 +1,13 @@
 """Schemathesis in GraphQL mode against /graphql of a real `runtime-api serve`: generated queries
 and mutations, with a signed-in user's token, never get a 5xx, never an `INTERNAL` error (an
-unexpected exception, masked) and never an error without a CONTRACT §2 code; the server logs no
-unhandled error. Bounded (`--max-time`) so the suite stays fast (seed 1; set `GRAPHQL_FUZZ_SEED`
+unexpected exception, masked) and never an error without a docs/contract.md §2 code; the server logs
+no unhandled error. Bounded (`--max-time`) so the suite stays fast (seed 1; set `GRAPHQL_FUZZ_SEED`
 to explore further); runs on the suite's backend (a fresh PostgreSQL database + Redis on the real
 backend, SQLite otherwise).
 
 Schemathesis's own `not_a_server_error` check counts every GraphQL error that is not a document
 rejection as a server failure, `NOT_FOUND` and `UNAUTHENTICATED` included: for this API those are
-answers (CONTRACT §2). So it is off, and `graphql_contract_errors` (registered through
+answers (docs/contract.md §2). So it is off, and `graphql_contract_errors` (registered through
 `SCHEMATHESIS_HOOKS` by a shim that calls `register_schemathesis_hooks`) checks instead. The
 hooks also give schemathesis strategies for the schema's custom scalars (`DateTime`, `Date`,
 `JSON`), which it cannot generate by itself.
@@ -106,8 +106,8 @@ def _scalar_strategies() -> dict[str, Any]:
     return {"DateTime": date_time, "Date": dates, "JSON": json_values}
 
 
-def graphql_contract_errors(ctx: Any, response: Any, case: Any) -> None:
-    """No 5xx; every GraphQL error carries a CONTRACT §2 code, and none is INTERNAL."""
+def graphql_contract_errors(_ctx: Any, response: Any, _case: Any) -> None:
+    """No 5xx; every GraphQL error carries a docs/contract.md §2 code, and none is INTERNAL."""
     if response.status_code >= 500:
         raise AssertionError(f"HTTP {response.status_code}: {response.text[:500]}")
     try:
@@ -120,7 +120,7 @@ def graphql_contract_errors(ctx: Any, response: Any, case: Any) -> None:
         for error in errors or ():
             code = (error.get("extensions") or {}).get("code")
             if code not in CODES:
-                raise AssertionError(f"GraphQL error without a CONTRACT §2 code: {error}")
+                raise AssertionError(f"GraphQL error without a docs/contract.md §2 code: {error}")
             if code == ErrorCode.INTERNAL.value:
                 raise AssertionError(f"GraphQL INTERNAL error: {error}")
 

@@ -1,5 +1,5 @@
-"""GraphQL over HTTP conformance (CONTRACT §4): the `graphql-http` audit suite against /graphql
-on a real loopback server.
+"""GraphQL over HTTP conformance (docs/contract.md §4): the `graphql-http` audit suite against
+/graphql on a real loopback server.
 
 Every MUST audit passes. The SHOULD and MAY audits that do not pass are exactly the ones
 `docs/graphql-conformance.md` lists with their reason, so that both a regression and an
@@ -176,7 +176,7 @@ async def test_exception_outside_the_operation_is_masked(
     """An exception Strawberry catches around the operation (here from an extension) leaves
     the `ErrorCodes` formatting behind; the transport still masks and logs it."""
 
-    def broken(self: SafeParserCache) -> Iterator[None]:
+    def broken(_self: SafeParserCache) -> Iterator[None]:
         raise RuntimeError("secret: parser state")
         yield  # pragma: no cover
 

@@ -1,5 +1,5 @@
-"""GraphQL over HTTP (CONTRACT §2, §4): error codes, masking, the document caps, batching, GET,
-media types, and what `ENV` turns off (introspection, GraphiQL)."""
+"""GraphQL over HTTP (docs/contract.md §2, §4): error codes, masking, the document caps, batching,
+GET, media types, and what `ENV` turns off (introspection, GraphiQL)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ async def test_unexpected_exception_is_masked(
 ) -> None:
     account = await api.quick_user()
 
-    async def broken(viewer: Viewer) -> Any:
+    async def broken(_viewer: Viewer) -> Any:
         raise RuntimeError("secret sql: SELECT password_hash FROM users")
 
     # schema.query calls `users.get_me` through the module, so patch the module's attribute.

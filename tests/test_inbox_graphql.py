@@ -1,5 +1,5 @@
-"""The inbox through GraphQL (CONTRACT §3 Inbox, §4): listing with nested objects, accepting a
-calendar invitation with intersected permission bits, dismissing."""
+"""The inbox through GraphQL (docs/contract.md §3 Inbox, §4): listing with nested objects, accepting
+a calendar invitation with intersected permission bits, dismissing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CONTRACT §3 Inbox over REST: listing, accepting calendar invitations, dismissing."""
+"""docs/contract.md §3 Inbox over REST: listing, accepting calendar invitations, dismissing."""
 
 from __future__ import annotations
 

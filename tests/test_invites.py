@@ -1,4 +1,4 @@
-"""CONTRACT §3 Auth (invite codes) and §4 (`Me.inviteCode`, `createInviteCode`)."""
+"""docs/contract.md §3 Auth (invite codes) and §4 (`Me.inviteCode`, `createInviteCode`)."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ async def _unusable(api: Api, inviter: Account, kind: str) -> str:
     if kind == "unknown":
         return "ABCDEFGH"
     created = await create_code(api, inviter, maxUses=5)
-    code = created["code"]
+    code: str = created["code"]
     if kind == "disabled":
         await InviteCode.filter(code=code).update(disabled=True)
     elif kind == "expired":

@@ -38,7 +38,7 @@ class Inbox:
     messages: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))

@@ -150,9 +150,8 @@ def few_operation_names(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-async def test_invented_operation_names_do_not_grow_the_series(
-    api: Api, alice: Account, few_operation_names: None
-) -> None:
+@pytest.mark.usefixtures("few_operation_names")
+async def test_invented_operation_names_do_not_grow_the_series(api: Api, alice: Account) -> None:
     names = [f"Invented{uuid.uuid4().hex}" for _ in range(5)]
     for name in names:
         await api.gql(f"query {name} {{ me {{ username }} }}", token=alice.access_token)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tortoise import Tortoise
 from tortoise.connection import get_connection
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -52,7 +53,8 @@ def expected_columns(model: type[Model]) -> dict[str, bool]:
     return columns
 
 
-async def test_every_model_column_exists(db: str) -> None:
+@pytest.mark.usefixtures("db")
+async def test_every_model_column_exists() -> None:
     problems: list[str] = []
     checked = 0
     for model in models():
@@ -76,7 +78,8 @@ async def test_every_model_column_exists(db: str) -> None:
     assert checked > 20
 
 
-async def test_foreign_keys_have_columns(db: str) -> None:
+@pytest.mark.usefixtures("db")
+async def test_foreign_keys_have_columns() -> None:
     """The case that once broke: every FK/O2O of every model is a real column."""
     missing: list[str] = []
     for model in models():

@@ -39,7 +39,9 @@ async def build_world(api: Api) -> World:
     )
     await ScheduleSubscription.create(item_id=item.id, user_id=viewer.id, permission=1)
     request = await FriendRequest.create(
-        from_user_id=owner.id, to_user_id=friend.id, open_pair=pair_key(owner.id, friend.id)
+        from_user_id=owner.id,
+        to_user_id=friend.id,
+        open_pair=pair_key(uuid.UUID(owner.id), uuid.UUID(friend.id)),
     )
     friend_message = await InboxMessage.create(
         recipient_id=friend.id,
@@ -125,7 +127,7 @@ CASES: dict[str, tuple[Case, str | Callable[[Outcome], Any]]] = {
         "BAD_USER_INPUT",
     ),
     "create, no token": (
-        lambda t, w: t.create_item(None, title="x", start_at="2026-03-01T09:00:00Z"),
+        lambda t, _w: t.create_item(None, title="x", start_at="2026-03-01T09:00:00Z"),
         "UNAUTHENTICATED",
     ),
     "update by a stranger": (

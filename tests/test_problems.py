@@ -1,5 +1,5 @@
-"""REST errors are RFC 7807 problems (CONTRACT §2), FastAPI's own 404/405/422 included, and a
-500 tells the client a reference and the log the rest."""
+"""REST errors are RFC 7807 problems (docs/contract.md §2), FastAPI's own 404/405/422 included, and
+a 500 tells the client a reference and the log the rest."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ async def test_unexpected_exception_is_500_problem_with_reference(
 ) -> None:
     account = await api.quick_user()
 
-    async def broken(viewer: Viewer) -> Any:
+    async def broken(_viewer: Viewer) -> Any:
         raise RuntimeError('secret sql: SELECT password_hash FROM "users"')
 
     monkeypatch.setattr(resolvers.users, "get_me", broken)

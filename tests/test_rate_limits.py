@@ -1,4 +1,4 @@
-"""CONTRACT §3 Auth rate limits (code interval and hourly caps, sign-up, verify and sign-in
+"""docs/contract.md §3 Auth rate limits (code interval and hourly caps, sign-up, verify and sign-in
 limits) and §4 "rate limits apply per operation inside a document": aliases and batches cannot
 multiply sign-in or code guesses. Limits are made small through the settings."""
 
@@ -63,7 +63,8 @@ async def test_second_code_within_60_s_is_429(t: Transport, app: Any, mail: Mail
     (await t.request_signup(**signup("carol"))).expect_ok()
 
 
-async def test_the_interval_is_per_type(t: Transport, alice: Account, mail: MailSink) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_the_interval_is_per_type(t: Transport, mail: MailSink) -> None:
     # alice's sign-up spent the signup interval; recovery has its own.
     (await t.resend("alice@example.com", "recovery")).expect_ok()
     await mail.wait_for("alice@example.com", 2)
@@ -71,8 +72,9 @@ async def test_the_interval_is_per_type(t: Transport, alice: Account, mail: Mail
     assert_rate_limited(await t.resend("alice@example.com", "signup"), 60)
 
 
+@pytest.mark.usefixtures("alice")
 async def test_known_and_unknown_emails_are_limited_alike(
-    t: Transport, alice: Account, app: Any, mail: MailSink
+    t: Transport, app: Any, mail: MailSink
 ) -> None:
     """A 429 must not tell a known address from an unknown one."""
     (await t.resend("nobody@example.com", "recovery")).expect_ok()
@@ -135,7 +137,8 @@ async def test_verify_attempts_per_ip(t: Transport) -> None:
 
 
 @limits(rate_limit_login_email="3 per 15 minutes")
-async def test_repeated_sign_in_failures_per_email(t: Transport, alice: Account) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_repeated_sign_in_failures_per_email(t: Transport) -> None:
     for _ in range(3):
         (await t.sign_in("alice@example.com", "wrong password")).expect("UNAUTHENTICATED")
     # Over the limit even the right password is refused, with the same answer as a wrong one.
@@ -153,9 +156,8 @@ async def test_unknown_email_is_limited_alike(t: Transport) -> None:
 
 
 @limits(rate_limit_login_email="3 per 15 minutes")
-async def test_successes_do_not_count_and_end_a_run_of_failures(
-    t: Transport, alice: Account
-) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_successes_do_not_count_and_end_a_run_of_failures(t: Transport) -> None:
     for _ in range(4):
         (await t.sign_in("alice@example.com", "alice password")).expect_ok()
     for _ in range(2):
@@ -167,7 +169,8 @@ async def test_successes_do_not_count_and_end_a_run_of_failures(
 
 
 @limits(rate_limit_login_ip="3 per 15 minutes")
-async def test_repeated_sign_in_failures_per_ip(t: Transport, alice: Account) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_repeated_sign_in_failures_per_ip(t: Transport) -> None:
     for name in ("a", "b", "c"):
         (await t.sign_in(f"{name}@example.com", "wrong password")).expect("UNAUTHENTICATED")
     assert_rate_limited(await t.sign_in("alice@example.com", "alice password"), 900)
@@ -190,7 +193,8 @@ def codes_by_alias(body: dict[str, Any], count: int) -> list[str | None]:
 
 
 @limits(rate_limit_login_email="3 per 15 minutes")
-async def test_aliased_sign_in_guesses_do_not_multiply(api: Api, alice: Account) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_aliased_sign_in_guesses_do_not_multiply(api: Api) -> None:
     """`signIn` returns `Session!`: the first failing alias nulls the whole result and the
     mutations after it never run, so a document is worth one guess, not five."""
     wrong = '{email: "alice@example.com", password: "wrong password"}'
@@ -210,7 +214,8 @@ async def test_aliased_sign_in_guesses_do_not_multiply(api: Api, alice: Account)
 
 
 @limits(rate_limit_login_ip="3 per 15 minutes")
-async def test_aliased_sign_ins_count_one_by_one(api: Api, alice: Account) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_aliased_sign_ins_count_one_by_one(api: Api) -> None:
     right = '{email: "alice@example.com", password: "alice password"}'
     body = await api.gql(aliased("signIn", [right] * 5, "{ accessToken }"))
     assert codes_by_alias(body, 5) == [None, None, None, "RATE_LIMITED", None]
@@ -229,7 +234,8 @@ async def test_aliased_verifications_count_one_by_one(api: Api, mail: MailSink) 
     body = await api.gql(aliased("verifySignup", inputs, "{ accessToken }"))
     assert codes_by_alias(body, 4) == [None, None, None, "RATE_LIMITED"]
     # The first three ran (and are confirmed) although the document's data is null.
-    confirmed = await User.filter(username__in=names).values_list("username", flat=True)
+    # tortoise's stub types every values_list as tuples, flat=True included
+    confirmed: list[str] = await User.filter(username__in=names).values_list("username", flat=True)  # type: ignore[assignment]
     assert sorted(confirmed) == ["usr0", "usr1", "usr2"]
 
 
@@ -248,7 +254,7 @@ async def test_aliased_code_guesses_do_not_multiply(api: Api, mail: MailSink) ->
     assert r.status_code == 200
 
 
-async def test_aliased_signup_requests_hit_the_code_interval(api: Api, mail: MailSink) -> None:
+async def test_aliased_signup_requests_hit_the_code_interval(api: Api) -> None:
     inputs = [
         f'{{username: "bob{i}", email: "bob@example.com", password: "secret"}}' for i in range(3)
     ]
@@ -265,7 +271,8 @@ BATCHED_SIGN_IN = {
 
 
 @limits(rate_limit_login_email="3 per 15 minutes")
-async def test_batched_sign_ins_count_one_by_one(api: Api, alice: Account) -> None:
+@pytest.mark.usefixtures("alice")
+async def test_batched_sign_ins_count_one_by_one(api: Api) -> None:
     """The operations of a batch run concurrently: each must be counted before its password is
     checked, or all of them pass the limit before the first failure is recorded."""
     r = await api.client.post("/graphql", json=[BATCHED_SIGN_IN] * 6)

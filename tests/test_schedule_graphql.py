@@ -1,5 +1,5 @@
-"""Schedule items and sharing through GraphQL (CONTRACT §3 Schedule items, §4): times and time
-zones, validation, range queries, who sees and may change what, and `shareScheduleItem`."""
+"""Schedule items and sharing through GraphQL (docs/contract.md §3 Schedule items, §4): times and
+time zones, validation, range queries, who sees and may change what, and `shareScheduleItem`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""CONTRACT §3 Schedule items over REST: create, range query, get, update, soft delete, and who
-may do which."""
+"""docs/contract.md §3 Schedule items over REST: create, range query, get, update, soft delete, and
+who may do which."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Secrets stay secret (CONTRACT §3 Auth): no password, refresh token, verification code or JWT in
-the logs of a whole account flow (in both LOG_FORMATs, text and json), and refresh tokens, codes
-and passwords only hashed at rest.
+"""Secrets stay secret (docs/contract.md §3 Auth): no password, refresh token, verification code or
+JWT in the logs of a whole account flow (in both LOG_FORMATs, text and json), and refresh tokens,
+codes and passwords only hashed at rest.
 
 The flow runs over REST and GraphQL while every logger — the SQL logger `tortoise.db_client`,
 which logs each query with its parameters, included — records at DEBUG. Codes are read from the
-test mail sink: the console mailer logs them by design (CONTRACT §1), so no other log may.
+test mail sink: the console mailer logs them by design (docs/contract.md §1), so no other log may.
 """
 
 from __future__ import annotations

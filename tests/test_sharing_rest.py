@@ -1,5 +1,5 @@
-"""CONTRACT §3 Schedule items: `POST /schedule-items/{id}/share` — who may share, which bits,
-and the invitation it leaves in the recipient's inbox."""
+"""docs/contract.md §3 Schedule items: `POST /schedule-items/{id}/share` — who may share, which
+bits, and the invitation it leaves in the recipient's inbox."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ async def test_sharing_with_oneself_is_400(api: Api, alice: Account, item: str) 
 
 
 async def test_sharing_with_a_current_subscriber_or_the_owner_is_409(
-    api: Api, alice: Account, bob: Account, carol: Account, item: str
+    api: Api, alice: Account, bob: Account, item: str
 ) -> None:
     await subscribe(api, alice, bob, item, invite=True)
     problem(await share(api, alice, item, bob.email), 409)

@@ -271,7 +271,8 @@ async def test_racing_confirmations_make_one_account(t: Transport, mail: MailSin
     assert await VerificationCode.filter(email_key=EMAIL, used_at=None).count() == 0
 
 
-async def test_the_database_bounds_the_claims_of_an_email(db: str) -> None:
+@pytest.mark.usefixtures("db")
+async def test_the_database_bounds_the_claims_of_an_email() -> None:
     values: dict[str, Any] = {
         "email": EMAIL,
         "username": "x",

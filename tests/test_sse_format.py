@@ -1,4 +1,5 @@
-"""SSE framing of the agent event stream (CONTRACT §5: `id`, `event`, `data`, LF line ends)."""
+"""SSE framing of the agent event stream (docs/contract.md §5): `id`, `event` and `data` lines,
+LF line ends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GraphQL subscriptions over real websockets (CONTRACT §4 Subscription, §2 authentication):
+"""GraphQL subscriptions over real websockets (docs/contract.md §4 Subscription, §2 authentication):
 the app runs on a loopback port inside the test's event loop and clients speak both
 `graphql-transport-ws` and the legacy `graphql-ws`."""
 

@@ -1,6 +1,6 @@
 """Two `runtime-api serve` processes behind one PostgreSQL database and one Redis: a change made
-through one process reaches a subscriber connected to the other (CONTRACT §1 production shape,
-§4 Subscription). Only on the real backend; the embedded one has no shared event stream."""
+through one process reaches a subscriber connected to the other (docs/contract.md §1 production
+shape, §4 Subscription). Only on the real backend; the embedded one has no shared event stream."""
 
 from __future__ import annotations
 

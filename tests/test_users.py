@@ -1,4 +1,4 @@
-"""CONTRACT §3 Users: `GET/PATCH /users/me`, `POST /users/search`; §4 `me`, `updateMe`,
+"""docs/contract.md §3 Users: `GET/PATCH /users/me`, `POST /users/search`; §4 `me`, `updateMe`,
 `searchUsers`, `user(id)`."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""GraphQL over websockets against a real `runtime-api serve` (CONTRACT §1, §2, §4): the Origin
-check of the handshake, both subprotocols, and authentication in `connection_init`.
+"""GraphQL over websockets against a real `runtime-api serve` (docs/contract.md §1, §2, §4): the
+Origin check of the handshake, both subprotocols, and authentication in `connection_init`.
 
 One server for the module, started as an operator would with next to no configuration (only
 CORS_ORIGINS, which the Origin tests need) in an empty directory: so it also shows the embedded

@@ -178,7 +178,20 @@ async def _measure(
     if observe:
         details["server_after"] = _server_usage(pid)
     truth = await _stream_ids(bench.redis_prefix, thread, cursor)
-    truth_digest = hashlib.sha256("\n".join(truth).encode()).hexdigest()
+    _tally(outcomes, readies, dones, hashlib.sha256("\n".join(truth).encode()).hexdigest())
+    details["events"] = len(truth)
+    details["ready"] = [ready for _, ready in readies]
+    details.update(_event_rate(truth))
+    return Measured(outcomes, runs, per_run, len(truth), details)
+
+
+def _tally(
+    outcomes: list[Outcome],
+    readies: list[tuple[int, dict[str, Any]]],
+    dones: list[tuple[int, dict[str, Any]]],
+    truth_digest: str,
+) -> None:
+    """Add each client's ready and done reports to the outcome of its group (by index)."""
     for index, ready in readies:
         outcomes[index].connected += ready["connected"]
     for index, done in dones:
@@ -190,13 +203,14 @@ async def _measure(
         outcome.reports.append(
             {k: v for k, v in done.items() if k not in ("digests", "delay_histogram_ms")}
         )
-    details["events"] = len(truth)
-    details["ready"] = [ready for _, ready in readies]
-    if len(truth) >= 2:
-        span_ms = int(truth[-1].split("-")[0]) - int(truth[0].split("-")[0])
-        details["event_span_ms"] = span_ms
-        details["events_per_s"] = round(len(truth) / max(span_ms, 1) * 1000, 1)
-    return Measured(outcomes, runs, per_run, len(truth), details)
+
+
+def _event_rate(truth: list[str]) -> dict[str, Any]:
+    """How fast the stream's events were written, from their ids' millisecond parts."""
+    if len(truth) < 2:
+        return {}
+    span_ms = int(truth[-1].split("-")[0]) - int(truth[0].split("-")[0])
+    return {"event_span_ms": span_ms, "events_per_s": round(len(truth) / max(span_ms, 1) * 1000, 1)}
 
 
 def _delivery_row(name: str, outcome: Outcome, m: Measured) -> Row:

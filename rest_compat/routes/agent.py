@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from ag_ui.core import AgentCapabilities
-from fastapi import APIRouter, Body, Header, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from agent_runtime.capabilities import agent_capabilities
@@ -29,7 +29,7 @@ from rest_compat.agent_bodies import (
 )
 from rest_compat.agent_disconnect import cancel_if_dropped, cancels_on_disconnect
 from rest_compat.agent_sse import sse_response
-from rest_compat.deps import ServicesDep, StreamViewerDep, ViewerDep
+from rest_compat.deps import ServicesDep, StreamViewerDep, ViewerDep, current_viewer
 from rest_compat.problems import problem_responses
 from subscriptions.agent_events import (
     check_cursor,
@@ -252,8 +252,9 @@ async def run_agent(
     response_model_exclude_none=True,
     responses=problem_responses(401),
     summary="What the agent can do: AG-UI 1.0 AgentCapabilities",
+    dependencies=[Depends(current_viewer)],  # for the signed-in only, whoever they are
 )
-async def capabilities(services: ServicesDep, viewer: ViewerDep) -> AgentCapabilities:
+async def capabilities(services: ServicesDep) -> AgentCapabilities:
     return agent_capabilities(services.settings)
 
 

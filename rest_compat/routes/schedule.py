@@ -28,10 +28,8 @@ ItemId = Annotated[uuid.UUID, Depends(path_id(NOT_FOUND))]
     responses=problem_responses(400, 401, 422),
     summary="Create a schedule item (naive datetimes are read in its timezone)",
 )
-async def create_item(
-    body: CreateScheduleItem, viewer: ViewerDep, services: ServicesDep
-) -> ScheduleItemBody:
-    return ScheduleItemBody.of(await schedule.create_item(services, viewer, body))
+async def create_item(body: CreateScheduleItem, viewer: ViewerDep) -> ScheduleItemBody:
+    return ScheduleItemBody.of(await schedule.create_item(viewer, body))
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Friends, schedule items and the inbox as GraphQL types (CONTRACT §4).
+"""Friends, schedule items and the inbox as GraphQL types (docs/contract.md §4).
 
 Nested objects (owners, senders, friends, subscribers, an invitation's item) resolve through the
 `Loaders` each object carries, so a list of N objects costs the same statements as a list of 1.

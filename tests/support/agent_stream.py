@@ -1,4 +1,4 @@
-"""Helpers for tests of a thread's event stream (CONTRACT §5 `GET /agent/runs/{id}/events`):
+"""Helpers for tests of a thread's event stream (docs/contract.md §5 `GET /agent/runs/{id}/events`):
 a strict SSE framing check over the raw bytes, and an SSE connection that a test reads piece
 by piece and can drop whenever it likes."""
 

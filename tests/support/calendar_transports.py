@@ -1,4 +1,4 @@
-"""The calendar operations of CONTRACT §3 over either door, as normalized `Outcome`s."""
+"""The calendar operations of docs/contract.md §3 over either door, as normalized `Outcome`s."""
 
 from __future__ import annotations
 

@@ -201,7 +201,7 @@ def auth_payload(token: str, style: str = "header") -> dict[str, str]:
 
 def error_code(event: Event) -> str:
     """The one `extensions.code` of an error event (an `error` message or a `next` with errors),
-    checked to be one CONTRACT §2 knows."""
+    checked to be one docs/contract.md §2 knows."""
     assert event.kind in ("next", "error"), event
     codes = event.codes
     assert len(codes) == 1 and codes[0] in {c.value for c in ErrorCode}, event

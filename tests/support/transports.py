@@ -1,8 +1,8 @@
 """One operation, two doors: perform an account operation over REST or GraphQL and get back a
 normalized `Outcome`, so a test can assert the same rule through both transports.
 
-A REST error is checked here to be an RFC 7807 problem (CONTRACT §2) and mapped to its GraphQL
-class through `resolvers.errors.HTTP_STATUS`; a GraphQL error is checked to carry one known
+A REST error is checked here to be an RFC 7807 problem (docs/contract.md §2) and mapped to its
+GraphQL class through `resolvers.errors.HTTP_STATUS`; a GraphQL error is checked to carry one known
 `extensions.code`. Payloads come back in the REST (snake_case) shape whichever door was used.
 """
 
@@ -137,7 +137,7 @@ def _gql_input(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class Transport:
-    """The account operations of CONTRACT §3, over one transport."""
+    """The account operations of docs/contract.md §3, over one transport."""
 
     def __init__(self, api: Api, kind: Kind) -> None:
         self.api = api
