@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from infra.database import apply_migrations, close_database, init_database
 from server.app import create_app
 from tests.support.backend import Backend, detect
 from tests.support.client import Account, Api
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.mail import MailSink
 
 BACKEND: Backend = detect()
@@ -112,6 +113,14 @@ async def _empty_tables() -> None:
     script += "".join(f'DELETE FROM "{table}";' for table in tables)
     script += "SET session_replication_role = origin;"
     await get_connection("default").execute_script(script)
+
+
+@pytest.fixture
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible endpoint on loopback (`fake_model_settings` points the agent
+    at it)."""
+    with FakeOpenAI() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ keeps the parts as they were sent, parts over `AGENT_MAX_ATTACHMENT_BYTES` (or m
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from models import AgentThread
 from tests.support.agent import http_base, new_thread, read_sse, run_input
 from tests.support.calendar_api import problem
 from tests.support.client import API, Account, Api, gql_code
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, fake_model_settings
 from tests.support.live_server import live_server
 
 Event = dict[str, Any]
@@ -33,18 +33,8 @@ START = """mutation($input: JSON!) {
 
 
 @pytest.fixture
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    settings: dict[str, Any] = {"agent_max_attachment_bytes": CAP}
-    if "fake_openai_server" in request.fixturenames:
-        fake: FakeOpenAI = request.getfixturevalue("fake_openai_server")
-        settings |= {"agent_model": "openai:fake-model", "openai_base_url": fake.base_url}
-    return settings
+    return {"agent_max_attachment_bytes": CAP, **fake_model_settings(request)}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from models import ScheduleItem
 from tests.support.agent import events_url, http_base, read_sse, run_input, runs_done
 from tests.support.agui_node import split_runs, verify_runs
 from tests.support.client import Account, Api
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, fake_model_settings
 from tests.support.live_server import live_server
 
 Event = dict[str, Any]
@@ -32,23 +32,11 @@ NAVIGATE = {
 
 
 @pytest.fixture
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     """`openai:fake-model` against the fake endpoint for the tests that use it; otherwise the
     default model (`offline`)."""
-    if "fake_openai_server" not in request.fixturenames:
-        return {}
-    fake: FakeOpenAI = request.getfixturevalue("fake_openai_server")
-    return {
-        "agent_model": "openai:fake-model",
-        "openai_base_url": fake.base_url,
-        "openai_api_key": API_KEY,
-    }
+    settings = fake_model_settings(request)
+    return {**settings, "openai_api_key": API_KEY} if settings else {}
 
 
 @pytest.fixture

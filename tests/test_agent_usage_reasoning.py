@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from agent_runtime.openai_model import OpenAIChatModel
 from tests.support.agent import http_base, new_thread, read_sse, run_input, user_message
 from tests.support.agui_node import verify_runs
 from tests.support.client import API, Account, Api
-from tests.support.fake_openai import FakeOpenAI, ScriptedToolCall
+from tests.support.fake_openai import FakeOpenAI, ScriptedToolCall, fake_model_settings
 from tests.support.live_server import live_server
 
 Event = dict[str, Any]
@@ -38,17 +38,8 @@ RUN_QUERY = """query($threadId: ID!, $runId: String!) {
 
 
 @pytest.fixture
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if "fake_openai_server" not in request.fixturenames:
-        return {}  # the offline model
-    fake: FakeOpenAI = request.getfixturevalue("fake_openai_server")
-    return {"agent_model": "openai:fake-model", "openai_base_url": fake.base_url}
+    return fake_model_settings(request)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ is told the zone and the local time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ import pytest
 from tests.support.agent import http_base, new_thread, read_sse, run_input
 from tests.support.calendar_api import problem
 from tests.support.client import API, Account, Api, gql_code
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, fake_model_settings
 from tests.support.live_server import live_server
 
 Event = dict[str, Any]
@@ -28,17 +28,8 @@ UPDATE = """mutation($input: UpdateMeInput!) {
 
 
 @pytest.fixture
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if "fake_openai_server" not in request.fixturenames:
-        return {}
-    fake: FakeOpenAI = request.getfixturevalue("fake_openai_server")
-    return {"agent_model": "openai:fake-model", "openai_base_url": fake.base_url}
+    return fake_model_settings(request)
 
 
 @pytest.fixture

@@ -269,6 +269,15 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
+def fake_model_settings(request: Any) -> dict[str, Any]:
+    """For a module's `settings_overrides`: the agent on `openai:fake-model` against the
+    `fake_openai_server` fixture when the test uses it; otherwise nothing (the offline model)."""
+    if "fake_openai_server" not in request.fixturenames:
+        return {}
+    fake: FakeOpenAI = request.getfixturevalue("fake_openai_server")
+    return {"agent_model": "openai:fake-model", "openai_base_url": fake.base_url}
+
+
 # --- wire format ---------------------------------------------------------------------------------
 
 
