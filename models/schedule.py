@@ -24,6 +24,17 @@ class ScheduleItem(Model):
     start_at = fields.DatetimeField()
     end_at = fields.DatetimeField(null=True)
     timezone = fields.CharField(max_length=64, default="UTC")
+    # An all-day item runs from local midnight of its first day to local midnight after its
+    # last, in `timezone` (start_at/end_at hold those instants).
+    all_day = fields.BooleanField(default=False, db_default=False)
+    # A recurring item: its RRULE (canonical, resolvers/recurrence.py), the original starts of
+    # occurrences left out (ISO UTC), and occurrences edited alone (original start → changes).
+    recurrence = fields.CharField(max_length=500, null=True)
+    exdates: list[str] | None = fields.JSONField(null=True)
+    overrides: dict[str, dict[str, Any]] | None = fields.JSONField(null=True)
+    # Of a recurring item: an instant no occurrence runs past, NULL when it never ends. The list
+    # query's range condition reads it (the item's own start_at/end_at are its first occurrence).
+    series_end_at = fields.DatetimeField(null=True)
     metadata: dict[str, Any] = fields.JSONField(default=dict)
     status = fields.CharField(max_length=16, default="active")
     source_type = fields.CharField(max_length=16, default="manual")

@@ -1,0 +1,376 @@
+"""Recurring schedule items: checking an RFC 5545 `RRULE` and expanding a series into occurrences.
+
+Occurrences are computed on the wall clock of the item's time zone (python-dateutil's `rrule`
+over zone-aware datetimes): a weekly 10:00 Europe/Berlin item stays at 10:00 across daylight
+saving time, and its duration is wall-clock too (what RFC 5545 §3.8.5.3 and the calendar apps
+do). An occurrence is named by its *original* start (RFC 5545's RECURRENCE-ID), in UTC: the key
+of `exdates` (occurrences left out) and `overrides` (occurrences edited one by one, which may
+move).
+
+This module is pure: no database, no I/O. The resolvers keep the series' columns in a `Series`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrule, rrulestr
+
+MAX_RULE_LENGTH = 500
+MAX_COUNT = 5000
+# The parts of RFC 5545 §3.3.10 a rule may hold. DTSTART is the item's own start; RDATE and
+# EXRULE are not part of an RRULE value (EXRULE is deprecated by RFC 5545).
+_PARTS = frozenset(
+    {
+        "FREQ",
+        "UNTIL",
+        "COUNT",
+        "INTERVAL",
+        "BYSECOND",
+        "BYMINUTE",
+        "BYHOUR",
+        "BYDAY",
+        "BYMONTHDAY",
+        "BYYEARDAY",
+        "BYWEEKNO",
+        "BYMONTH",
+        "BYSETPOS",
+        "WKST",
+    }
+)
+_FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
+_TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+# Expanding a bounded series to find its last occurrence stops here; a longer one is treated as
+# unbounded by the range query (still correct, only less selective).
+_SPAN_SCAN_LIMIT = MAX_COUNT + 1
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; the message says why, for a 422."""
+
+
+def _until_value(text: str, zone: ZoneInfo) -> datetime:
+    """UNTIL as an aware datetime: a DATE is its whole local day, a floating DATE-TIME is local
+    time, and one ending in Z is UTC."""
+    try:
+        if len(text) == 8:
+            day = datetime.strptime(text, "%Y%m%d").date()
+            return datetime.combine(day, time.min, tzinfo=zone)
+        if text.endswith("Z"):
+            return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(text, "%Y%m%dT%H%M%S").replace(tzinfo=zone)
+    except ValueError:
+        raise RuleError(f"UNTIL={text} is not a DATE (YYYYMMDD) or DATE-TIME") from None
+
+
+def _split(text: str) -> dict[str, str]:
+    body = text.strip()
+    if body.upper().startswith("RRULE:"):
+        body = body[len("RRULE:") :]
+    if not body:
+        raise RuleError("the rule is empty")
+    if len(body) > MAX_RULE_LENGTH:
+        raise RuleError(f"the rule is longer than {MAX_RULE_LENGTH} characters")
+    if "\n" in body or "\r" in body:
+        raise RuleError("a rule is one RRULE value (no DTSTART, RDATE or other lines)")
+    parts: dict[str, str] = {}
+    for piece in body.split(";"):
+        name, sep, value = piece.partition("=")
+        name = name.strip().upper()
+        if not sep or not value.strip():
+            raise RuleError(f"{piece!r} is not NAME=VALUE")
+        if name not in _PARTS:
+            raise RuleError(f"{name} is not a part of an RRULE")
+        if name in parts:
+            raise RuleError(f"{name} appears twice")
+        parts[name] = value.strip().upper()
+    return parts
+
+
+def _check_parts(parts: dict[str, str], all_day: bool) -> None:
+    frequency = parts.get("FREQ")
+    if frequency is None:
+        raise RuleError("FREQ is required")
+    if frequency in ("SECONDLY", "MINUTELY"):
+        raise RuleError(f"FREQ={frequency} is not supported (HOURLY is the finest)")
+    if frequency not in _FREQUENCIES:
+        raise RuleError(f"FREQ={frequency} is not a frequency")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RuleError("COUNT and UNTIL must not both be given (RFC 5545)")
+    count = parts.get("COUNT", "1")
+    if not count.isdigit() or not 1 <= int(count) <= MAX_COUNT:
+        raise RuleError(f"COUNT must be a whole number from 1 to {MAX_COUNT}")
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isdigit() or not 1 <= int(interval) <= 1000:
+        raise RuleError("INTERVAL must be a whole number from 1 to 1000")
+    if all_day and (frequency == "HOURLY" or any(p in parts for p in _TIME_PARTS)):
+        raise RuleError("an all-day item repeats by days: no HOURLY, BYHOUR, BYMINUTE, BYSECOND")
+
+
+def _local_start(start_at: datetime, zone: ZoneInfo) -> datetime:
+    return start_at.astimezone(zone)
+
+
+def _build(parts: dict[str, str], start_local: datetime, zone: ZoneInfo) -> rrule:
+    without_until = ";".join(f"{k}={v}" for k, v in parts.items() if k != "UNTIL")
+    try:
+        rule = rrulestr(without_until, dtstart=start_local)
+    except (ValueError, TypeError, IndexError, KeyError) as error:
+        raise RuleError(f"the rule is not valid: {error}") from None
+    if not isinstance(rule, rrule):  # rrulestr gives an rruleset only for several lines
+        raise RuleError("a rule is one RRULE value")
+    if "UNTIL" in parts:
+        until = _until_value(parts["UNTIL"], zone)
+        if len(parts["UNTIL"]) == 8:  # a DATE includes its whole day
+            until = until + timedelta(days=1) - timedelta(microseconds=1)
+        rule = rule.replace(until=until)
+    return rule
+
+
+def _canonical(parts: dict[str, str], zone: ZoneInfo, all_day: bool) -> str:
+    """FREQ first, then the rest as given; UNTIL in the form RFC 5545 asks for next to the
+    item's DTSTART: a DATE for an all-day item, else a UTC DATE-TIME."""
+    canonical = dict(parts)
+    if "UNTIL" in parts:
+        until = _until_value(parts["UNTIL"], zone)
+        if all_day:
+            canonical["UNTIL"] = until.astimezone(zone).strftime("%Y%m%d")
+        else:
+            if len(parts["UNTIL"]) == 8:  # a DATE includes its whole day: up to its last second
+                until = until + timedelta(days=1) - timedelta(seconds=1)
+            canonical["UNTIL"] = until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    ordered = {"FREQ": canonical.pop("FREQ"), **canonical}
+    return ";".join(f"{k}={v}" for k, v in ordered.items())
+
+
+def normalize_rule(text: str, *, start_at: datetime, timezone: str, all_day: bool) -> str:
+    """The rule in canonical form (no `RRULE:` prefix), or RuleError. The item's start must be
+    the rule's first occurrence (RFC 5545 leaves any other DTSTART undefined), and the rule
+    must produce at least that one."""
+    zone = ZoneInfo(timezone)
+    parts = _split(text)
+    _check_parts(parts, all_day)
+    rule = _build(parts, _local_start(start_at, zone), zone)
+    first = next(iter(rule), None)
+    if first is None:
+        raise RuleError("the rule has no occurrence (UNTIL is before start_at?)")
+    if first != _local_start(start_at, zone):
+        raise RuleError(
+            "start_at must be the rule's first occurrence: "
+            f"the rule's first one from start_at is {first.isoformat()}"
+        )
+    return _canonical(parts, zone, all_day)
+
+
+# --- series ----------------------------------------------------------------------------------
+
+
+def occurrence_key(value: datetime) -> str:
+    """The JSON key naming an occurrence: its original start in UTC, ISO 8601."""
+    return value.astimezone(UTC).isoformat()
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class Override(NamedTuple):
+    """One occurrence edited alone: its times (which may move it) and the other changed fields."""
+
+    start_at: datetime
+    end_at: datetime | None
+    changes: Mapping[str, Any]  # title, description, metadata, status: only those changed
+
+
+class Occurrence(NamedTuple):
+    original_start_at: datetime
+    start_at: datetime
+    end_at: datetime | None
+    changes: Mapping[str, Any]
+
+
+_NO_CHANGES: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """What expansion needs of an item. `start_at`/`end_at` are the first occurrence's (UTC)."""
+
+    start_at: datetime
+    end_at: datetime | None
+    timezone: str
+    all_day: bool
+    recurrence: str | None
+    exdates: frozenset[datetime] = frozenset()
+    overrides: Mapping[datetime, Override] = field(default_factory=dict)
+
+    @classmethod
+    def of_columns(
+        cls,
+        *,
+        start_at: datetime,
+        end_at: datetime | None,
+        timezone: str,
+        all_day: bool,
+        recurrence: str | None,
+        exdates: list[str] | None,
+        overrides: Mapping[str, Mapping[str, Any]] | None,
+    ) -> Series:
+        """From the stored columns (`exdates`: ISO instants; `overrides`: ISO instant → the
+        changed fields, with `start_at`/`end_at` as ISO instants)."""
+        moved: dict[datetime, Override] = {}
+        for key, values in (overrides or {}).items():
+            original = _instant(key)
+            changes = {k: v for k, v in values.items() if k not in ("start_at", "end_at")}
+            start = _instant(values["start_at"]) if "start_at" in values else original
+            # Moved without a new end: it keeps the series' length.
+            end = None if end_at is None else start + (end_at - start_at)
+            if "end_at" in values:
+                end = None if values["end_at"] is None else _instant(values["end_at"])
+            moved[original] = Override(start, end, changes)
+        return cls(
+            start_at=start_at.astimezone(UTC),
+            end_at=None if end_at is None else end_at.astimezone(UTC),
+            timezone=timezone,
+            all_day=all_day,
+            recurrence=recurrence,
+            exdates=frozenset(_instant(text) for text in exdates or ()),
+            overrides=moved,
+        )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rule(self) -> rrule | None:
+        if self.recurrence is None:
+            return None
+        zone = self.zone
+        return _build(_split(self.recurrence), _local_start(self.start_at, zone), zone)
+
+    def wall_duration(self) -> timedelta | None:
+        """The first occurrence's length on the local wall clock (subtracting two datetimes of
+        one zone ignores their offsets), which every occurrence keeps."""
+        if self.end_at is None:
+            return None
+        zone = self.zone
+        return self.end_at.astimezone(zone) - self.start_at.astimezone(zone)
+
+    def natural_end(self, start_local: datetime, duration: timedelta | None) -> datetime | None:
+        return None if duration is None else (start_local + duration).astimezone(UTC)
+
+
+def has_occurrence(series: Series, original_start: datetime) -> bool:
+    """Whether the rule (exdates aside) has an occurrence starting at this instant."""
+    rule = series.rule()
+    if rule is None:
+        return original_start == series.start_at
+    local = original_start.astimezone(series.zone)
+    return bool(rule.between(local, local, inc=True))
+
+
+def _overlaps(
+    start: datetime, end: datetime | None, range_start: datetime | None, range_end: datetime | None
+) -> bool:
+    # The list's own rule (resolvers/schedule_listing.py): starts before the range ends, and
+    # starts inside it or is still running when it begins.
+    if range_end is not None and not start < range_end:
+        return False
+    if range_start is None:
+        return True
+    return start >= range_start or (end is not None and end > range_start)
+
+
+def _natural(
+    series: Series, rule: rrule, range_start: datetime | None, range_end: datetime | None
+) -> Iterator[Occurrence]:
+    """The rule's occurrences overlapping the range, neither left out nor edited, by start."""
+    zone = series.zone
+    duration = series.wall_duration()
+    if range_start is None:
+        candidates: Iterator[datetime] = iter(rule)
+    else:
+        # An occurrence that began before the range may still be running when it starts.
+        reach = duration if duration is not None and duration > timedelta(0) else timedelta(0)
+        lower = (range_start - reach - timedelta(days=1)).astimezone(zone)
+        candidates = rule.xafter(lower, inc=True)
+    for local in candidates:
+        start = local.astimezone(UTC)
+        if range_end is not None and start >= range_end:
+            return
+        if start in series.exdates or start in series.overrides:
+            continue
+        end = series.natural_end(local, duration)
+        if _overlaps(start, end, range_start, range_end):
+            yield Occurrence(start, start, end, _NO_CHANGES)
+
+
+def expand(
+    series: Series, range_start: datetime | None, range_end: datetime | None, limit: int
+) -> list[Occurrence]:
+    """The series' occurrences overlapping [range_start, range_end), by start, at most `limit`
+    of them (the earliest). An item that does not repeat is its own single occurrence."""
+    rule = series.rule()
+    if rule is None:
+        if _overlaps(series.start_at, series.end_at, range_start, range_end):
+            return [Occurrence(series.start_at, series.start_at, series.end_at, _NO_CHANGES)]
+        return []
+    edited = sorted(
+        (
+            Occurrence(original, o.start_at, o.end_at, o.changes)
+            for original, o in series.overrides.items()
+            if original not in series.exdates
+            and _overlaps(o.start_at, o.end_at, range_start, range_end)
+        ),
+        key=lambda o: (o.start_at, o.original_start_at),
+    )
+    merged = heapq.merge(
+        _natural(series, rule, range_start, range_end),
+        edited,
+        key=lambda o: (o.start_at, o.original_start_at),
+    )
+    return list(itertools.islice(merged, limit))
+
+
+def span_end(series: Series) -> datetime | None:
+    """An instant no occurrence runs past (for the range query's index condition), or None when
+    the series has no end (or one too far to look for). A single item: its end or start."""
+    rule = series.rule()
+    bounds = [o.end_at or o.start_at for o in series.overrides.values()]
+    if rule is None:
+        return max([series.end_at or series.start_at, *bounds])
+    duration = series.wall_duration() or timedelta(0)
+    parts = _split(series.recurrence or "")
+    if "UNTIL" in parts:
+        last = _until_value(parts["UNTIL"], series.zone) + timedelta(days=1)
+    elif "COUNT" in parts:
+        occurrences = list(itertools.islice(iter(rule), _SPAN_SCAN_LIMIT))
+        if len(occurrences) >= _SPAN_SCAN_LIMIT:
+            return None
+        last = occurrences[-1]
+    else:
+        return None
+    end = (last.astimezone(series.zone) + duration).astimezone(UTC) + timedelta(days=1)
+    return max([end, *bounds])
+
+
+def whole_days(start: date, end: date | None, timezone: str) -> tuple[datetime, datetime]:
+    """An all-day item's instants: local midnight of its first day, and of the day after its
+    last (`end` is exclusive, as RFC 5545's DTEND and Google Calendar have it; None: one day)."""
+    zone = ZoneInfo(timezone)
+    last = end if end is not None else start + timedelta(days=1)
+    return (
+        datetime.combine(start, time.min, tzinfo=zone).astimezone(UTC),
+        datetime.combine(last, time.min, tzinfo=zone).astimezone(UTC),
+    )
+
+
+def local_date(value: datetime, timezone: str) -> date:
+    """The local calendar date of an instant (an all-day item's dates)."""
+    return value.astimezone(ZoneInfo(timezone)).date()
