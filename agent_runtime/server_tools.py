@@ -72,7 +72,7 @@ class _BadArguments(Exception):
 
 async def _list_items(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = ScheduleRange.model_validate(args)
-    rows = await schedule.list_items(viewer, request)
+    rows = (await schedule.list_items(viewer, request)).entries
     return {
         "ok": True,
         "items": [
@@ -80,8 +80,12 @@ async def _list_items(_services: Services, viewer: Viewer, args: dict[str, Any])
                 "id": str(row.id),
                 "title": row.title,
                 "description": row.description,
-                "startAt": row.start_at.isoformat(),
-                "endAt": row.end_at.isoformat() if row.end_at else None,
+                "startAt": (row.occurrence_start_at or row.start_at).isoformat(),
+                "endAt": (row.occurrence_end_at or row.end_at or row.start_at).isoformat()
+                if (row.occurrence_end_at or row.end_at)
+                else None,
+                "allDay": row.all_day,
+                "recurrence": row.recurrence,
                 "timezone": row.timezone,
                 "status": row.status,
                 "sourceType": row.source_type,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from models import ScheduleItem, ScheduleSubscription
 from models.schedule import ALL_PERMISSIONS, EDIT, INVITE, VIEW
 from resolvers.errors import Forbidden, NotFound
+from resolvers.recurrence import Occurrence
 
 NOT_FOUND = "Schedule item not found."
 
@@ -25,6 +26,8 @@ class VisibleItem:
     item: ScheduleItem
     permission: int
     is_owner: bool
+    # Set when the answer is one occurrence of a recurring item (PATCH ?occurrence=).
+    occurrence: Occurrence | None = None
 
     def can(self, bit: int) -> bool:
         return bool(self.permission & bit)

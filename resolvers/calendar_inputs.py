@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from resolvers.errors import InvalidInput
 from resolvers.input_base import Input
 
 METADATA_MAX_BYTES = 16 * 1024
@@ -84,13 +85,42 @@ class SendFriendRequest(Input):
     content: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+def _dates_when_all_day(model: Any) -> None:
+    """An all-day item takes dates; a timed one reads a date alone as its midnight."""
+    for name in ("start_at", "end_at"):
+        value = getattr(model, name)
+        if value is None:
+            continue
+        if model.all_day and isinstance(value, datetime):
+            raise ValueError(f"{name}: an all-day item takes a date (YYYY-MM-DD), not a time")
+        if not model.all_day and not isinstance(value, datetime):
+            object.__setattr__(model, name, datetime.combine(value, datetime.min.time()))
+
+
+Recurrence = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+# Original starts of occurrences left out: datetimes (naive: the item's zone) or dates of an
+# all-day item. At most one per day of a long series, in practice.
+Exdates = Annotated[list[RangeBound], Field(max_length=1000)]
+ItemMoment = Annotated[
+    datetime | date, BeforeValidator(_date_alone), AfterValidator(_representable)
+]
+
+
 class CreateScheduleItem(Input):
     title: Title
     description: Description | None = None
-    start_at: Moment
-    end_at: Moment | None = None
+    start_at: ItemMoment
+    end_at: ItemMoment | None = None
     timezone: TimeZoneName = "UTC"
     metadata: Metadata = Field(default_factory=dict)
+    all_day: bool = False
+    recurrence: Recurrence | None = None
+    exdates: Exdates = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _all_day_dates(self) -> CreateScheduleItem:
+        _dates_when_all_day(self)
+        return self
 
 
 class UpdateScheduleItem(Input):
@@ -99,15 +129,18 @@ class UpdateScheduleItem(Input):
 
     title: Title | None = None
     description: Description | None = None
-    start_at: Moment | None = None
-    end_at: Moment | None = None
+    start_at: ItemMoment | None = None
+    end_at: ItemMoment | None = None
     timezone: TimeZoneName | None = None
     metadata: Metadata | None = None
     status: ItemStatus | None = None
+    all_day: bool | None = None
+    recurrence: Recurrence | None = None
+    exdates: Exdates | None = None
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> UpdateScheduleItem:
-        for required in ("title", "start_at", "timezone", "metadata", "status"):
+        for required in ("title", "start_at", "timezone", "metadata", "status", "all_day"):
             if required in self.model_fields_set and getattr(self, required) is None:
                 raise ValueError(f"{required} cannot be null")
         return self
@@ -115,6 +148,39 @@ class UpdateScheduleItem(Input):
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent, and only those."""
         return self.model_dump(include=self.model_fields_set)
+
+
+class OccurrenceChanges(Input):
+    """PATCH of one occurrence: the fields an occurrence may have of its own."""
+
+    title: Title | None = None
+    description: Description | None = None
+    start_at: Moment | None = None
+    end_at: Moment | None = None
+    metadata: Metadata | None = None
+    status: ItemStatus | None = None
+
+
+_SERIES_ONLY = ("timezone", "all_day", "recurrence", "exdates")
+
+
+def occurrence_changes(request: UpdateScheduleItem) -> OccurrenceChanges:
+    """The PATCH body of one occurrence: what the series alone has (its zone, all-day, rule,
+    exdates) cannot differ per occurrence."""
+    for name in _SERIES_ONLY:
+        if name in request.model_fields_set:
+            raise InvalidInput(
+                f"{name} belongs to the whole series: leave occurrence out to change it.",
+                [{"loc": ["body", name], "msg": "not per occurrence"}],
+            )
+    sent = request.model_dump(include=request.model_fields_set)
+    for name in ("start_at", "end_at"):
+        if isinstance(sent.get(name), date) and not isinstance(sent.get(name), datetime):
+            raise InvalidInput(
+                f"{name}: an occurrence moves to a date and time",
+                [{"loc": ["body", name], "msg": "a datetime"}],
+            )
+    return OccurrenceChanges.model_validate(sent)
 
 
 class ScheduleRange(Input):

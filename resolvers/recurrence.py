@@ -153,6 +153,8 @@ def normalize_rule(text: str, *, start_at: datetime, timezone: str, all_day: boo
     """The rule in canonical form (no `RRULE:` prefix), or RuleError. The item's start must be
     the rule's first occurrence (RFC 5545 leaves any other DTSTART undefined), and the rule
     must produce at least that one."""
+    if start_at.microsecond:  # RRULE times have whole seconds (dateutil drops the rest)
+        raise RuleError("start_at of a recurring item must have whole seconds")
     zone = ZoneInfo(timezone)
     parts = _split(text)
     _check_parts(parts, all_day)
@@ -374,3 +376,13 @@ def whole_days(start: date, end: date | None, timezone: str) -> tuple[datetime, 
 def local_date(value: datetime, timezone: str) -> date:
     """The local calendar date of an instant (an all-day item's dates)."""
     return value.astimezone(ZoneInfo(timezone)).date()
+
+
+def all_day_dates(
+    all_day: bool, start_at: datetime, end_at: datetime | None, timezone: str
+) -> tuple[date | None, date | None]:
+    """An all-day item's first day and the day after its last; (None, None) for a timed one."""
+    if not all_day:
+        return None, None
+    end = None if end_at is None else local_date(end_at, timezone)
+    return local_date(start_at, timezone), end

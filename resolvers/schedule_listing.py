@@ -42,6 +42,15 @@ class ItemRow(NamedTuple):
     owner_avatar_url: str | None
     owner_bio: str | None
     permission: int
+    all_day: bool
+    recurrence: str | None
+    exdates: list[str] | None
+    overrides: dict[str, dict[str, Any]] | None
+    series_end_at: datetime | None
+    # Set on list entries: which occurrence of the item this entry is (resolvers/schedule.py).
+    occurrence_start_at: datetime | None = None
+    occurrence_end_at: datetime | None = None
+    original_start_at: datetime | None = None
 
 
 _COLUMNS = (
@@ -49,6 +58,8 @@ _COLUMNS = (
     "i.source_type, i.created_at, i.updated_at, i.owner_id, "
     "u.username AS owner_username, u.avatar_url AS owner_avatar_url, u.bio AS owner_bio"
 )
+# After the permission column.
+_SERIES_COLUMNS = "i.all_day, i.recurrence, i.exdates, i.overrides, i.series_end_at"
 
 
 def _postgres_query(start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
@@ -62,12 +73,18 @@ def _postgres_query(start: datetime | None, end: datetime | None) -> tuple[str, 
     if start is not None:
         params.append(start)
         n = len(params) + 1
-        conditions += f" AND (i.start_at >= ${n} OR i.end_at > ${n})"
+        # A series overlaps while it has occurrences left: its first start (start_at) is its
+        # earliest, since no occurrence may move before it.
+        conditions += (
+            f" AND (i.start_at >= ${n} OR i.end_at > ${n} OR (i.recurrence IS NOT NULL"
+            f" AND (i.series_end_at IS NULL OR i.series_end_at > ${n})))"
+        )
     sql = (
-        f"SELECT {_COLUMNS}, {ALL_PERMISSIONS} AS permission FROM schedule_items i "
+        f"SELECT {_COLUMNS}, {ALL_PERMISSIONS} AS permission, {_SERIES_COLUMNS} "
+        "FROM schedule_items i "
         f"JOIN users u ON u.id = i.owner_id WHERE i.owner_id = $1 AND {conditions} "
         "UNION ALL "
-        f"SELECT {_COLUMNS}, s.permission FROM schedule_subscriptions s "
+        f"SELECT {_COLUMNS}, s.permission, {_SERIES_COLUMNS} FROM schedule_subscriptions s "
         "JOIN schedule_items i ON i.id = s.item_id JOIN users u ON u.id = i.owner_id "
         f"WHERE s.user_id = $1 AND i.owner_id <> $1 AND {conditions} "
         "ORDER BY start_at, id"
@@ -75,12 +92,23 @@ def _postgres_query(start: datetime | None, end: datetime | None) -> tuple[str, 
     return sql, params
 
 
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def _row(values: Any) -> ItemRow:
-    """A row of `_COLUMNS` + permission (an asyncpg Record), its JSON column decoded."""
-    metadata = values[6]
-    if isinstance(metadata, str | bytes):
-        metadata = orjson.loads(metadata)
-    return ItemRow._make((*values[:6], metadata, *values[7:]))
+    """A row of `_COLUMNS` + permission + `_SERIES_COLUMNS` (an asyncpg Record), its JSON
+    columns decoded."""
+    return ItemRow(
+        *(
+            *values[:6],
+            _json(values[6]),
+            *values[7:18],
+            _json(values[18]),
+            _json(values[19]),
+            values[20],
+        )
+    )
 
 
 async def list_item_rows(
@@ -105,7 +133,10 @@ async def _orm_rows(
     if end is not None:
         query = query.filter(start_at__lt=end)
     if start is not None:
-        query = query.filter(Q(start_at__gte=start) | Q(end_at__gt=start))
+        series = Q(recurrence__isnull=False) & (
+            Q(series_end_at__isnull=True) | Q(series_end_at__gt=start)
+        )
+        query = query.filter(Q(start_at__gte=start) | Q(end_at__gt=start) | series)
     items = await query.order_by("start_at", "id").select_related("owner")
     bits = {
         row.item_id: row.permission
@@ -131,6 +162,11 @@ async def _orm_rows(
             owner_username=item.owner.username,
             owner_avatar_url=item.owner.avatar_url,
             owner_bio=item.owner.bio,
+            all_day=item.all_day,
+            recurrence=item.recurrence,
+            exdates=item.exdates,
+            overrides=item.overrides,
+            series_end_at=item.series_end_at,
         )
         for item in items
     ]

@@ -7,7 +7,7 @@ Request bodies are the resolvers' own input models (resolvers/calendar_inputs.py
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from models import FriendRequest, Friendship, InboxMessage, User
 from resolvers.access import VisibleItem
+from resolvers.recurrence import all_day_dates
 from resolvers.schedule_listing import ItemRow
 
 PERMISSION_BITS = "The caller's permission bits: view 1, invite 2, edit 4 (7 for the owner)."
@@ -84,24 +85,58 @@ class ScheduleItemBody(BaseModel):
     updated_at: datetime
     owner_id: uuid.UUID
     permission: int = Field(description=PERMISSION_BITS)
+    all_day: bool = Field(
+        default=False, description="Whole local days: see start_date and end_date."
+    )
+    start_date: date | None = Field(default=None, description="An all-day item's first day.")
+    end_date: date | None = Field(
+        default=None, description="The day after an all-day item's last (exclusive)."
+    )
+    recurrence: str | None = Field(default=None, description="RFC 5545 RRULE, canonical.")
+    exdates: list[datetime] = Field(
+        default_factory=list, description="Original starts of occurrences left out."
+    )
+    occurrence_start_at: datetime | None = Field(
+        default=None, description="List entries: this occurrence's start."
+    )
+    occurrence_end_at: datetime | None = Field(
+        default=None, description="List entries: this occurrence's end."
+    )
+    original_start_at: datetime | None = Field(
+        default=None,
+        description="List entries: the occurrence's original start, the key of ?occurrence=.",
+    )
 
     @classmethod
     def of(cls, visible: VisibleItem) -> ScheduleItemBody:
         item = visible.item
+        occurrence = visible.occurrence
+        changes = occurrence.changes if occurrence is not None else {}
+        start_date, end_date = all_day_dates(
+            item.all_day, item.start_at, item.end_at, item.timezone
+        )
         return cls(
             id=item.id,
-            title=item.title,
-            description=item.description,
+            title=changes.get("title", item.title),
+            description=changes.get("description", item.description),
             start_at=utc(item.start_at),
             end_at=utc_or_none(item.end_at),
             timezone=item.timezone,
-            metadata=item.metadata,
-            status=item.status,
+            metadata=changes.get("metadata", item.metadata),
+            status=changes.get("status", item.status),
             source_type=item.source_type,
             created_at=utc(item.created_at),
             updated_at=utc(item.updated_at),
             owner_id=item.owner_id,
             permission=visible.permission,
+            all_day=item.all_day,
+            start_date=start_date,
+            end_date=end_date,
+            recurrence=item.recurrence,
+            exdates=[datetime.fromisoformat(text) for text in item.exdates or ()],
+            occurrence_start_at=None if occurrence is None else occurrence.start_at,
+            occurrence_end_at=None if occurrence is None else occurrence.end_at,
+            original_start_at=None if occurrence is None else occurrence.original_start_at,
         )
 
 
@@ -124,6 +159,19 @@ def items_json(rows: list[ItemRow]) -> bytes:
                 "updated_at": utc(row.updated_at),
                 "owner_id": str(row.owner_id),
                 "permission": row.permission,
+                "all_day": row.all_day,
+                **dict(
+                    zip(
+                        ("start_date", "end_date"),
+                        all_day_dates(row.all_day, row.start_at, row.end_at, row.timezone),
+                        strict=True,
+                    )
+                ),
+                "recurrence": row.recurrence,
+                "exdates": [datetime.fromisoformat(text) for text in row.exdates or ()],
+                "occurrence_start_at": utc_or_none(row.occurrence_start_at),
+                "occurrence_end_at": utc_or_none(row.occurrence_end_at),
+                "original_start_at": utc_or_none(row.original_start_at),
             }
             for row in rows
         ],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
 
 import strawberry
+from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 
+from resolvers.errors import InvalidInput
 from schema.types.calendar import ScheduleItemStatus
 
 
@@ -19,13 +23,28 @@ class SendFriendRequestInput:
 @strawberry.input
 class CreateScheduleItemInput:
     title: str
-    start_at: datetime = strawberry.field(
-        description="With an offset, or without one to be read in `timezone`."
+    start_at: datetime | None = strawberry.field(
+        default=None,
+        description="With an offset, or without one to be read in `timezone`. Exactly one of "
+        "startAt and startDate (an all-day item's).",
     )
     description: str | None = None
     end_at: datetime | None = None
     timezone: str = "UTC"
     metadata: JSON | None = strawberry.UNSET
+    all_day: bool = False
+    start_date: date | None = strawberry.field(
+        default=None, description="An all-day item's first day."
+    )
+    end_date: date | None = strawberry.field(
+        default=None, description="The day after an all-day item's last (exclusive)."
+    )
+    recurrence: str | None = strawberry.field(
+        default=None, description="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO;COUNT=10."
+    )
+    exdates: list[datetime] | None = strawberry.field(
+        default=strawberry.UNSET, description="Original starts of occurrences left out."
+    )
 
 
 @strawberry.input
@@ -37,6 +56,11 @@ class UpdateScheduleItemInput:
     timezone: str | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
     status: ScheduleItemStatus | None = strawberry.UNSET
+    all_day: bool | None = strawberry.UNSET
+    start_date: date | None = strawberry.UNSET
+    end_date: date | None = strawberry.UNSET
+    recurrence: str | None = strawberry.UNSET
+    exdates: list[datetime] | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -52,3 +76,24 @@ class AcceptInboxMessageInput:
     permission_view: bool = True
     permission_edit: bool = False
     permission_invite: bool = False
+
+
+def item_values(source: object) -> dict[str, Any]:
+    """The input's fields under the resolver's names: `startDate`/`endDate` are the dates of an
+    all-day item, given in place of `startAt`/`endAt`."""
+    values = {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in vars(source).items()
+        if value is not strawberry.UNSET
+    }
+    for day, moment in (("start_date", "start_at"), ("end_date", "end_at")):
+        if day in values and values[day] is None:  # null: not given (use startAt/endAt)
+            del values[day]
+        if day in values:
+            if values.get(moment) is not None:
+                raise InvalidInput(
+                    f"Give {to_camel(moment)} or {to_camel(day)}, not both.",
+                    [{"loc": ["input", to_camel(day)], "msg": "not with " + to_camel(moment)}],
+                )
+            values[moment] = values.pop(day)
+    return values

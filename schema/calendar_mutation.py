@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
 import strawberry
 
 from resolvers import friends, inbox, schedule, sharing
@@ -9,6 +12,7 @@ from resolvers.calendar_inputs import (
     SendFriendRequest,
     ShareScheduleItem,
     UpdateScheduleItem,
+    occurrence_changes,
 )
 from schema.calendar_inputs import (
     AcceptInboxMessageInput,
@@ -16,6 +20,7 @@ from schema.calendar_inputs import (
     SendFriendRequestInput,
     ShareScheduleItemInput,
     UpdateScheduleItemInput,
+    item_values,
 )
 from schema.context import GqlInfo, require_viewer
 from schema.ids import require_id
@@ -23,6 +28,13 @@ from schema.inputs import to_request
 from schema.loaders import loaders_for
 from schema.types.calendar import FriendRequest, InboxMessage, ScheduleItem, ShareResult
 
+OccurrenceArgument = Annotated[
+    datetime | None,
+    strawberry.argument(
+        description="One occurrence of a recurring item, by its original start "
+        "(`originalStartAt` of its list entry)."
+    ),
+]
 REQUEST = "Friend request"
 ITEM = "Schedule item"
 MESSAGE = "Inbox message"
@@ -68,25 +80,40 @@ class CalendarMutation:
         self, info: GqlInfo, input: CreateScheduleItemInput
     ) -> ScheduleItem:
         viewer = await require_viewer(info)
-        request = to_request(CreateScheduleItem, input)
+        request = to_request(CreateScheduleItem, **item_values(input))
         created = await schedule.create_item(viewer, request)
         return ScheduleItem.of(created, loaders_for(info, viewer.user_id))
 
     @strawberry.mutation
     async def update_schedule_item(
-        self, info: GqlInfo, id: strawberry.ID, input: UpdateScheduleItemInput
+        self,
+        info: GqlInfo,
+        id: strawberry.ID,
+        input: UpdateScheduleItemInput,
+        occurrence: OccurrenceArgument = None,
     ) -> ScheduleItem:
         viewer = await require_viewer(info)
-        request = to_request(UpdateScheduleItem, input)
-        updated = await schedule.update_item(
-            info.context.services, viewer, require_id(id, ITEM), request
-        )
+        request = to_request(UpdateScheduleItem, **item_values(input))
+        services, item_id = info.context.services, require_id(id, ITEM)
+        if occurrence is None:
+            updated = await schedule.update_item(services, viewer, item_id, request)
+        else:
+            changes = occurrence_changes(request)
+            updated = await schedule.update_occurrence(
+                services, viewer, item_id, occurrence, changes
+            )
         return ScheduleItem.of(updated, loaders_for(info, viewer.user_id))
 
     @strawberry.mutation
-    async def delete_schedule_item(self, info: GqlInfo, id: strawberry.ID) -> bool:
+    async def delete_schedule_item(
+        self, info: GqlInfo, id: strawberry.ID, occurrence: OccurrenceArgument = None
+    ) -> bool:
         viewer = await require_viewer(info)
-        await schedule.delete_item(info.context.services, viewer, require_id(id, ITEM))
+        services, item_id = info.context.services, require_id(id, ITEM)
+        if occurrence is None:
+            await schedule.delete_item(services, viewer, item_id)
+        else:
+            await schedule.delete_occurrence(services, viewer, item_id, occurrence)
         return True
 
     @strawberry.mutation

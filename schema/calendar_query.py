@@ -47,7 +47,8 @@ class CalendarQuery:
         viewer = await require_viewer(info)
         loaders = loaders_for(info, viewer.user_id)
         request = to_request(ScheduleRange, start_at=start_at, end_at=end_at)
-        return [ScheduleItem.of_row(r, loaders) for r in await schedule.list_items(viewer, request)]
+        listing = await schedule.list_items(viewer, request)
+        return [ScheduleItem.of_row(r, loaders) for r in listing.entries]
 
     @strawberry.field(description="One item; null when it is not visible to the caller.")
     async def schedule_item(self, info: GqlInfo, id: strawberry.ID) -> ScheduleItem | None:

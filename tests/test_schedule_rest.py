@@ -35,6 +35,15 @@ ITEM_KEYS = {
     "updated_at",
     "owner_id",
     "permission",
+    # Recurring and all-day items (tests/test_recurrence_rest.py)
+    "all_day",
+    "start_date",
+    "end_date",
+    "recurrence",
+    "exdates",
+    "occurrence_start_at",
+    "occurrence_end_at",
+    "original_start_at",
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
 import strawberry
@@ -18,6 +18,7 @@ from models import FriendRequest as FriendRequestModel
 from models import Friendship as FriendshipModel
 from models import InboxMessage as InboxMessageModel
 from resolvers.access import VisibleItem
+from resolvers.recurrence import all_day_dates
 from resolvers.schedule_listing import ItemRow
 from schema.loaders import Loaders
 from schema.types.users import User
@@ -97,6 +98,22 @@ class ScheduleItem:
     permission: int = strawberry.field(description="The caller's bits: view 1, invite 2, edit 4.")
     created_at: datetime
     updated_at: datetime
+    all_day: bool = strawberry.field(description="Whole local days: startDate to endDate.")
+    start_date: date | None = strawberry.field(description="An all-day item's first day.")
+    end_date: date | None = strawberry.field(
+        description="The day after an all-day item's last (exclusive)."
+    )
+    recurrence: str | None = strawberry.field(description="RFC 5545 RRULE, canonical.")
+    exdates: list[datetime] = strawberry.field(
+        description="Original starts of occurrences left out."
+    )
+    occurrence_start_at: datetime | None = strawberry.field(
+        description="List entries (and one-occurrence edits): this occurrence's start."
+    )
+    occurrence_end_at: datetime | None
+    original_start_at: datetime | None = strawberry.field(
+        description="The occurrence's original start: the `occurrence` argument naming it."
+    )
     item_id: strawberry.Private[uuid.UUID]
     owner_id: strawberry.Private[uuid.UUID]
     loaders: strawberry.Private[Loaders]
@@ -122,6 +139,7 @@ class ScheduleItem:
 
     @classmethod
     def of_row(cls, row: ItemRow, loaders: Loaders) -> ScheduleItem:
+        dates = all_day_dates(row.all_day, row.start_at, row.end_at, row.timezone)
         return cls(
             id=strawberry.ID(str(row.id)),
             title=row.title,
@@ -135,6 +153,14 @@ class ScheduleItem:
             permission=row.permission,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            all_day=row.all_day,
+            start_date=dates[0],
+            end_date=dates[1],
+            recurrence=row.recurrence,
+            exdates=[datetime.fromisoformat(text) for text in row.exdates or ()],
+            occurrence_start_at=row.occurrence_start_at,
+            occurrence_end_at=row.occurrence_end_at,
+            original_start_at=row.original_start_at,
             item_id=row.id,
             owner_id=row.owner_id,
             loaders=loaders,
@@ -149,19 +175,30 @@ class ScheduleItem:
     @classmethod
     def of(cls, visible: VisibleItem, loaders: Loaders) -> ScheduleItem:
         item = visible.item
+        occurrence = visible.occurrence
+        changes = occurrence.changes if occurrence is not None else {}
+        dates = all_day_dates(item.all_day, item.start_at, item.end_at, item.timezone)
         return cls(
             id=strawberry.ID(str(item.id)),
-            title=item.title,
-            description=item.description,
+            title=changes.get("title", item.title),
+            description=changes.get("description", item.description),
             start_at=item.start_at,
             end_at=item.end_at,
             timezone=item.timezone,
-            metadata=JSON(item.metadata),
-            status=ScheduleItemStatus(item.status),
+            metadata=JSON(changes.get("metadata", item.metadata)),
+            status=ScheduleItemStatus(changes.get("status", item.status)),
             source_type=SourceType(item.source_type),
             permission=visible.permission,
             created_at=item.created_at,
             updated_at=item.updated_at,
+            all_day=item.all_day,
+            start_date=dates[0],
+            end_date=dates[1],
+            recurrence=item.recurrence,
+            exdates=[datetime.fromisoformat(text) for text in item.exdates or ()],
+            occurrence_start_at=None if occurrence is None else occurrence.start_at,
+            occurrence_end_at=None if occurrence is None else occurrence.end_at,
+            original_start_at=None if occurrence is None else occurrence.original_start_at,
             item_id=item.id,
             owner_id=item.owner_id,
             loaders=loaders,
