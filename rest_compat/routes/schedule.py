@@ -104,7 +104,7 @@ async def update_item(
 @router.delete(
     "/{id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422),
     summary="Soft-delete a schedule item (owner only); with `occurrence`, leave that "
     "occurrence out of the series (edit permission)",
 )
