@@ -81,9 +81,8 @@ async def _list_items(_services: Services, viewer: Viewer, args: dict[str, Any])
                 "title": row.title,
                 "description": row.description,
                 "startAt": (row.occurrence_start_at or row.start_at).isoformat(),
-                "endAt": (row.occurrence_end_at or row.end_at or row.start_at).isoformat()
-                if (row.occurrence_end_at or row.end_at)
-                else None,
+                # List entries always carry their occurrence's times (a single item's own).
+                "endAt": row.occurrence_end_at.isoformat() if row.occurrence_end_at else None,
                 "allDay": row.all_day,
                 "recurrence": row.recurrence,
                 "timezone": row.timezone,
