@@ -195,6 +195,14 @@ class ShareScheduleItem(Input):
     permission_invite: bool = False
 
 
+class SubscriberPermissions(Input):
+    """A subscriber's bits, set by the item's owner; a field left out keeps its value."""
+
+    permission_view: bool = True
+    permission_edit: bool | None = None
+    permission_invite: bool | None = None
+
+
 class AcceptInvitation(Input):
     permission_view: bool = True
     permission_edit: bool = False

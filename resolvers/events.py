@@ -23,3 +23,12 @@ async def inbox_message_created(
 
 async def schedule_item_changed(services: Services, item_id: uuid.UUID, kind: str) -> None:
     await services.events.publish(item_channel(item_id), {"item_id": str(item_id), "kind": kind})
+
+
+# Who holds the item changed, not the item: the streams re-check access and report only to those
+# whose bits changed (subscriptions/live.py), and end the stream of a subscriber who was removed.
+ACCESS_CHANGED = "ACCESS_CHANGED"
+
+
+async def schedule_item_access_changed(services: Services, item_id: uuid.UUID) -> None:
+    await schedule_item_changed(services, item_id, ACCESS_CHANGED)

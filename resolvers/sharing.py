@@ -46,12 +46,14 @@ async def share_item(
     if recipient.id == viewer.user_id:
         raise BadRequest("You cannot share a schedule item with yourself.")
     item = visible.item
-    already = (
-        recipient.id == item.owner_id
-        or await ScheduleSubscription.filter(item_id=item.id, user_id=recipient.id).exists()
-    )
-    if already:
-        raise Conflict("This user already has this schedule item.")
+    if recipient.id == item.owner_id:
+        raise Conflict("This user owns this schedule item.")
+    if await ScheduleSubscription.filter(item_id=item.id, user_id=recipient.id).exists():
+        raise Conflict(
+            "This user already subscribes to this schedule item; the owner changes their "
+            f"permissions with PATCH /api/v1/schedule-items/{item.id}/subscribers/{recipient.id} "
+            "(GraphQL updateScheduleSubscriber)."
+        )
     # The username: a user's email is shown to nobody else (search never returns it either).
     sender = await User.get(id=viewer.user_id).only("id", "username")
     content = f"{sender.username} shared “{item.title}” with you."

@@ -17,6 +17,7 @@ from models import FriendRequest, Friendship, InboxMessage, User
 from resolvers.access import VisibleItem
 from resolvers.recurrence import all_day_dates
 from resolvers.schedule_listing import ItemRow
+from resolvers.subscribers import Subscriber
 
 PERMISSION_BITS = "The caller's permission bits: view 1, invite 2, edit 4 (7 for the owner)."
 
@@ -177,6 +178,24 @@ def items_json(rows: list[ItemRow]) -> bytes:
         ],
         option=orjson.OPT_UTC_Z,
     )
+
+
+class SubscriberBody(BaseModel):
+    user_id: uuid.UUID
+    username: str
+    avatar_url: str | None
+    permission: int = Field(description="The subscriber's bits: view 1, invite 2, edit 4.")
+    subscribed_at: datetime = Field(description="When the share was accepted")
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> SubscriberBody:
+        return cls(
+            user_id=subscriber.user.id,
+            username=subscriber.user.username,
+            avatar_url=subscriber.user.avatar_url,
+            permission=subscriber.permission,
+            subscribed_at=utc(subscriber.subscribed_at),
+        )
 
 
 class ShareResultBody(BaseModel):

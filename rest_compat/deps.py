@@ -67,22 +67,35 @@ StreamViewerDep = Annotated[Viewer, Depends(stream_viewer)]
 ClientIp = Annotated[str, Depends(client_ip)]
 
 
-def path_id(not_found: str) -> Callable[[str], uuid.UUID]:
-    """A dependency reading the `{id}` path parameter as a UUID. A malformed id names nothing
-    the caller can see, so it is the same 404 as an unknown one (never 422)."""
+_UUID_PATH = Path(
+    description="A UUID; a malformed one is 404 like an unknown one",
+    json_schema_extra={"format": "uuid"},
+)
 
-    def parse(
-        id: Annotated[
-            str,
-            Path(
-                description="A UUID; a malformed one is 404 like an unknown one",
-                json_schema_extra={"format": "uuid"},
-            ),
-        ],
-    ) -> uuid.UUID:
-        try:
-            return uuid.UUID(id)
-        except ValueError:
-            raise NotFound(not_found) from None
+
+def _uuid_or_not_found(value: str, not_found: str) -> uuid.UUID:
+    """A malformed id names nothing the caller can see, so it is the same 404 as an unknown
+    one (never 422)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(not_found) from None
+
+
+def path_id(not_found: str) -> Callable[[str], uuid.UUID]:
+    """A dependency reading the `{id}` path parameter as a UUID."""
+
+    def parse(id: Annotated[str, _UUID_PATH]) -> uuid.UUID:
+        return _uuid_or_not_found(id, not_found)
+
+    return parse
+
+
+def path_user_id(not_found: str) -> Callable[[str], uuid.UUID]:
+    """A dependency reading the `{user_id}` path parameter as a UUID. (FastAPI names a path
+    parameter by the function's parameter, so each name needs its own function.)"""
+
+    def parse(user_id: Annotated[str, _UUID_PATH]) -> uuid.UUID:
+        return _uuid_or_not_found(user_id, not_found)
 
     return parse

@@ -71,6 +71,13 @@ class ShareScheduleItemInput:
     permission_invite: bool = False
 
 
+@strawberry.input(description="A subscriber's bits; a field left out keeps its value.")
+class UpdateScheduleSubscriberInput:
+    permission_view: bool = True
+    permission_edit: bool | None = None
+    permission_invite: bool | None = None
+
+
 @strawberry.input
 class AcceptInboxMessageInput:
     permission_view: bool = True

@@ -5,12 +5,13 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import friends, inbox, schedule, sharing
+from resolvers import friends, inbox, schedule, sharing, subscribers
 from resolvers.calendar_inputs import (
     AcceptInvitation,
     CreateScheduleItem,
     SendFriendRequest,
     ShareScheduleItem,
+    SubscriberPermissions,
     UpdateScheduleItem,
     occurrence_changes,
 )
@@ -20,13 +21,20 @@ from schema.calendar_inputs import (
     SendFriendRequestInput,
     ShareScheduleItemInput,
     UpdateScheduleItemInput,
+    UpdateScheduleSubscriberInput,
     item_values,
 )
 from schema.context import GqlInfo, require_viewer
 from schema.ids import require_id
 from schema.inputs import to_request
 from schema.loaders import loaders_for
-from schema.types.calendar import FriendRequest, InboxMessage, ScheduleItem, ShareResult
+from schema.types.calendar import (
+    FriendRequest,
+    InboxMessage,
+    ScheduleItem,
+    ScheduleSubscriber,
+    ShareResult,
+)
 
 OccurrenceArgument = Annotated[
     datetime | None,
@@ -38,6 +46,7 @@ OccurrenceArgument = Annotated[
 REQUEST = "Friend request"
 ITEM = "Schedule item"
 MESSAGE = "Inbox message"
+SUBSCRIBER = "Subscriber"
 
 
 @strawberry.type
@@ -126,6 +135,42 @@ class CalendarMutation:
             info.context.services, viewer, require_id(id, ITEM), request
         )
         return ShareResult(message=message)
+
+    @strawberry.mutation(
+        description="Set a subscriber's bits (the item's owner only; view stays on)."
+    )
+    async def update_schedule_subscriber(
+        self,
+        info: GqlInfo,
+        item_id: strawberry.ID,
+        user_id: strawberry.ID,
+        input: UpdateScheduleSubscriberInput,
+    ) -> ScheduleSubscriber:
+        viewer = await require_viewer(info)
+        request = to_request(SubscriberPermissions, input)
+        changed = await subscribers.set_permissions(
+            info.context.services,
+            viewer,
+            require_id(item_id, ITEM),
+            require_id(user_id, SUBSCRIBER),
+            request,
+        )
+        return ScheduleSubscriber.of(changed)
+
+    @strawberry.mutation(
+        description="Revoke a share (the item's owner), or leave it (the subscriber themself)."
+    )
+    async def remove_schedule_subscriber(
+        self, info: GqlInfo, item_id: strawberry.ID, user_id: strawberry.ID
+    ) -> bool:
+        viewer = await require_viewer(info)
+        await subscribers.remove_subscriber(
+            info.context.services,
+            viewer,
+            require_id(item_id, ITEM),
+            require_id(user_id, SUBSCRIBER),
+        )
+        return True
 
     @strawberry.mutation
     async def accept_inbox_message(

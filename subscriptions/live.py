@@ -140,7 +140,9 @@ class _ItemHub(Hub[_ItemMember]):
             for member in members:
                 member.end(discard=True)
         else:
-            await self._changed(item, members, only_if_new=kind == RESYNC["kind"])
+            # After a gap or a change of shares, only those whose view changed hear of it.
+            only_if_new = kind in (RESYNC["kind"], events.ACCESS_CHANGED)
+            await self._changed(item, members, only_if_new=only_if_new)
 
     async def _changed(
         self, item: ScheduleItem, members: list[_ItemMember], *, only_if_new: bool

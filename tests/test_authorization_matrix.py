@@ -151,6 +151,8 @@ class RestCase:
         value = target or (world.ids[self.target] if self.target else "")
         # `{run_id}` is always alice's run: a stranger is refused on the thread already.
         route = self.route.replace("{run_id}", "run-1")
+        # `{user_id}` (an item's subscriber) is dave: the item is refused first.
+        route = route.replace("{user_id}", world.dave.id)
         return route.replace("{id}", value).replace("{thread_id}", value)
 
     @property
@@ -166,6 +168,10 @@ def _bobs_run(world: World) -> dict[str, Any]:
     return run_input(world.ids["thread"], "run-bob", "bob was here")
 
 
+def _an_occurrence(_w: World) -> dict[str, str]:
+    return {"occurrence": "2026-03-01T09:00:00Z"}
+
+
 # Bob calls alice's objects. 404 where he may not see them (docs/contract.md §2), 403 on her agent
 # thread (§5) and on looking up her account (§3 `GET /auth/users`: 403 whether or not it exists).
 STRANGER_REST: list[RestCase] = [
@@ -179,6 +185,20 @@ STRANGER_REST: list[RestCase] = [
         "item",
         lambda w: {"email": w.dave.email, "permission_edit": True, "permission_invite": True},
     ),
+    # One occurrence of her item (it does not repeat: still 404 first, never 400).
+    *[
+        RestCase(method, V1 + "/schedule-items/{id}", 404, "item", body, _an_occurrence)
+        for method, body in [("PATCH", lambda _w: {"title": "bob"}), ("DELETE", None)]
+    ],
+    RestCase("GET", V1 + "/schedule-items/{id}/subscribers", 404, "item"),
+    RestCase(
+        "PATCH",
+        V1 + "/schedule-items/{id}/subscribers/{user_id}",
+        404,
+        "item",
+        lambda _w: {"permission_edit": True},
+    ),
+    RestCase("DELETE", V1 + "/schedule-items/{id}/subscribers/{user_id}", 404, "item"),
     *[
         RestCase(method, V1 + route, 404, target)
         for method, route in [
@@ -408,6 +428,7 @@ def _ids_case(type_field: str, args: str, selection: str, target: str, code: str
 
 
 _SHARE_INPUT = ', input: {email: "dave@example.com", permissionEdit: true}'
+_OCCURRENCE = ', occurrence: "2026-03-01T09:00:00Z"'
 
 STRANGER_GQL: list[GqlCase] = [
     # Public profile by design (`User` has no email); an id of anything else is null.
@@ -434,6 +455,29 @@ STRANGER_GQL: list[GqlCase] = [
     _ids_case("Mutation.updateScheduleItem", ', input: {title: "bob"}', ITEM, "item", "NOT_FOUND"),
     _ids_case("Mutation.deleteScheduleItem", "", "", "item", "NOT_FOUND"),
     _ids_case("Mutation.shareScheduleItem", _SHARE_INPUT, "message", "item", "NOT_FOUND"),
+    _ids_case(
+        "Mutation.updateScheduleItem",
+        _OCCURRENCE + ', input: {title: "bob"}',
+        ITEM,
+        "item",
+        "NOT_FOUND",
+    ),
+    _ids_case("Mutation.deleteScheduleItem", _OCCURRENCE, "", "item", "NOT_FOUND"),
+    GqlCase(
+        "Mutation.updateScheduleSubscriber",
+        "mutation($id: ID!, $u: ID!) { updateScheduleSubscriber(itemId: $id, userId: $u, "
+        "input: {permissionEdit: true}) { permission user { id } } }",
+        lambda w: {"id": w.ids["item"], "u": w.dave.id},
+        "NOT_FOUND",
+        "item",
+    ),
+    GqlCase(
+        "Mutation.removeScheduleSubscriber",
+        "mutation($id: ID!, $u: ID!) { removeScheduleSubscriber(itemId: $id, userId: $u) }",
+        lambda w: {"id": w.ids["item"], "u": w.dave.id},
+        "NOT_FOUND",
+        "item",
+    ),
     *[
         _ids_case(f"Mutation.{name}", args, MESSAGE, target, "NOT_FOUND")
         for name, args in [
@@ -631,6 +675,9 @@ async def test_a_view_only_subscriber_is_forbidden_to_change_delete_or_share(
         ("PATCH", "", {"title": "bob"}),
         ("DELETE", "", None),
         ("POST", "/share", {"email": carol.email}),
+        ("GET", "/subscribers", None),  # the edit bit or the owner
+        ("PATCH", f"/subscribers/{bob.id}", {"permission_edit": True}),  # the owner only
+        ("DELETE", f"/subscribers/{carol.id}", None),  # (not a subscriber, and not his to say)
     ]:
         r = await api.rest(method, path + suffix, bob.access_token, json=body)
         _problem(r, 403, f"{method} {path}{suffix}")

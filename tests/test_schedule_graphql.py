@@ -339,26 +339,29 @@ async def test_schedule_item_is_null_when_not_visible(api: Api) -> None:
         assert body == {"data": {"scheduleItem": None}}, (item_id, body)
 
 
-async def test_subscribers_see_the_item_with_their_bits_and_everyone_sees_the_subscribers(
+async def test_subscribers_see_the_item_with_their_bits_and_editors_see_the_subscribers(
     api: Api,
 ) -> None:
-    ann, bob, cat = await api.quick_user(), await api.quick_user(), await api.quick_user()
+    ann, bob, cat, dan = [await api.quick_user() for _ in range(4)]
     item = await create(api, ann)
     await subscribe(api, ann, item["id"], bob, bits=1)
     await subscribe(api, ann, item["id"], cat, bits=3)
+    await subscribe(api, ann, item["id"], dan, bits=5)
 
-    as_owner = await ok(api, ITEM, {"id": item["id"]}, ann)
-    as_bob = await ok(api, ITEM, {"id": item["id"]}, bob)
-    as_cat = await ok(api, ITEM, {"id": item["id"]}, cat)
+    seen = {who.id: await ok(api, ITEM, {"id": item["id"]}, who) for who in (ann, bob, cat, dan)}
 
-    assert (as_owner["permission"], as_bob["permission"], as_cat["permission"]) == (7, 1, 3)
-    expected = [
-        {"permission": 1, "user": {"id": bob.id, "username": bob.username}},
-        {"permission": 3, "user": {"id": cat.id, "username": cat.username}},
-    ]
-    for seen in (as_owner, as_bob, as_cat):
-        assert seen["subscribers"] == expected
-        assert seen["owner"] == {"id": ann.id, "username": ann.username}
+    assert [seen[who.id]["permission"] for who in (ann, bob, cat, dan)] == [7, 1, 3, 5]
+    share = {
+        who.id: {"permission": bits, "user": {"id": who.id, "username": who.username}}
+        for who, bits in ((bob, 1), (cat, 3), (dan, 5))
+    }
+    everyone = [share[bob.id], share[cat.id], share[dan.id]]
+    # The owner and an editor see every share (docs/graphql.md, "Decisions"); the others their own.
+    assert seen[ann.id]["subscribers"] == seen[dan.id]["subscribers"] == everyone
+    assert seen[bob.id]["subscribers"] == [share[bob.id]]
+    assert seen[cat.id]["subscribers"] == [share[cat.id]]
+    for answer in seen.values():
+        assert answer["owner"] == {"id": ann.id, "username": ann.username}
 
 
 async def test_update_needs_the_owner_or_the_edit_bit(api: Api) -> None:

@@ -17,9 +17,11 @@ from strawberry.scalars import JSON
 from models import FriendRequest as FriendRequestModel
 from models import Friendship as FriendshipModel
 from models import InboxMessage as InboxMessageModel
+from models.schedule import EDIT
 from resolvers.access import VisibleItem
 from resolvers.recurrence import all_day_dates
 from resolvers.schedule_listing import ItemRow
+from resolvers.subscribers import Subscriber
 from schema.loaders import Loaders
 from schema.types.users import User
 
@@ -82,6 +84,15 @@ async def _user(loaders: Loaders, user_id: uuid.UUID) -> User:
 class ScheduleSubscriber:
     user: User
     permission: int
+    subscribed_at: datetime = strawberry.field(description="When the share was accepted.")
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> ScheduleSubscriber:
+        return cls(
+            user=User.of(subscriber.user),
+            permission=subscriber.permission,
+            subscribed_at=subscriber.subscribed_at,
+        )
 
 
 @strawberry.type
@@ -127,12 +138,20 @@ class ScheduleItem:
             return self.owner_user
         return _user(self.loaders, self.owner_id)
 
-    @strawberry.field(description="Users who accepted a share of the item, with their bits.")
+    @strawberry.field(
+        description="Users who accepted a share of the item, with their bits. As on REST, "
+        "only the owner and subscribers with the edit bit see them all; another viewer sees "
+        "only their own share."
+    )
     async def subscribers(self) -> list[ScheduleSubscriber]:
         rows = await self.loaders.subscriptions.load(self.item_id)
+        if not self.permission & EDIT:
+            rows = [row for row in rows if row.user_id == self.loaders.viewer_id]
         users = await self.loaders.users.load_many([row.user_id for row in rows])
         return [
-            ScheduleSubscriber(user=User.of(user), permission=row.permission)
+            ScheduleSubscriber(
+                user=User.of(user), permission=row.permission, subscribed_at=row.created_at
+            )
             for row, user in zip(rows, users, strict=True)
             if user is not None
         ]
