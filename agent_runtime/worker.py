@@ -11,7 +11,7 @@ import contextlib
 
 from agent_runtime.chat_model import ChatModel
 from agent_runtime.executor import RunExecutor
-from agent_runtime.models import build_chat_model
+from agent_runtime.model_choice import build_chat_model
 from infra.services import Services
 from infra.tasks import stop_task
 

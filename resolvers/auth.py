@@ -19,8 +19,8 @@ from infra.rate_limits import RateLimitExceeded
 from infra.services import Services
 from models import AuthSession, PendingSignup, User
 from resolvers import invites, signup_claims, verification
+from resolvers.account_inputs import ResendRequest, SignInRequest, SignupRequest, VerifyRequest
 from resolvers.errors import Conflict, RateLimited, Unauthenticated
-from resolvers.inputs import ResendRequest, SignInRequest, SignupRequest, VerifyRequest
 from resolvers.sessions import SessionTokens, open_session, revoke_sessions
 
 USERNAME_TAKEN = "This username is already taken."

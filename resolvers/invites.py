@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from models import Invitation, InviteCode, User
-from resolvers.inputs import INVITE_ALPHABET, CreateInviteCodeRequest
+from resolvers.account_inputs import INVITE_ALPHABET, CreateInviteCodeRequest
 from resolvers.viewer import Viewer
 
 

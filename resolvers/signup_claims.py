@@ -21,8 +21,8 @@ from tortoise.exceptions import IntegrityError
 from infra.services import Services
 from models import PendingSignup
 from models.auth import MAX_CLAIMS_PER_EMAIL
+from resolvers.account_inputs import SignupRequest
 from resolvers.errors import Conflict, RateLimited, Unauthenticated
-from resolvers.inputs import SignupRequest
 from resolvers.verification import INVALID_CODE
 
 SEVERAL_PENDING = (

@@ -10,8 +10,8 @@ from tortoise.functions import Length
 from infra.rate_limits import RateLimitExceeded
 from infra.services import Services
 from models import User
+from resolvers.account_inputs import SearchUsersRequest, UpdateMeRequest
 from resolvers.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
-from resolvers.inputs import SearchUsersRequest, UpdateMeRequest
 from resolvers.viewer import Viewer
 
 SEARCH_LIMIT = 20

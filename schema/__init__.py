@@ -22,15 +22,15 @@ from strawberry.tools import merge_types
 
 from config import Settings
 from observability.tracing import tracing_enabled
+from schema.account_mutation import AccountMutation
+from schema.account_query import AccountQuery
 from schema.agent import AgentMutation, AgentQuery, AgentSubscription
 from schema.calendar_mutation import CalendarMutation
 from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
 from schema.fast_execution import FastExecutor
 from schema.metrics_extension import ErrorCodesAndMetrics
-from schema.mutation import AccountMutation
 from schema.parser_cache import SafeParserCache
-from schema.query import AccountQuery
 from schema.subscription import Subscription as LiveSubscription
 
 Query = merge_types("Query", (AccountQuery, CalendarQuery, AgentQuery))

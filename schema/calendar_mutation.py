@@ -26,8 +26,8 @@ from schema.calendar_inputs import (
 )
 from schema.context import GqlInfo, require_viewer
 from schema.ids import require_id
-from schema.inputs import to_request
 from schema.loaders import loaders_for
+from schema.requests import to_request
 from schema.types.calendar import (
     FriendRequest,
     InboxMessage,

@@ -9,8 +9,8 @@ from resolvers.calendar_inputs import InboxFilter, ScheduleRange
 from resolvers.errors import NotFound
 from schema.context import GqlInfo, require_viewer
 from schema.ids import parse_id
-from schema.inputs import to_request
 from schema.loaders import loaders_for
+from schema.requests import to_request
 from schema.types.calendar import (
     FriendRequest,
     FriendRequestDirection,

@@ -20,6 +20,7 @@ from typing import Any
 
 from graphql import GraphQLError, VariableDefinitionNode
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -35,14 +36,9 @@ log = logging.getLogger("runtime_api.errors")
 _REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def validation_issues(exc: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"loc": [_camel(p) if isinstance(p, str) else p for p in e["loc"]], "msg": e["msg"]}
+        {"loc": [to_camel(p) if isinstance(p, str) else p for p in e["loc"]], "msg": e["msg"]}
         for e in exc.errors()
     ]
 

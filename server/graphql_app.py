@@ -262,8 +262,10 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
-class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
-    """Serves GraphiQL with its scripts from this server instead of a CDN."""
+class GraphQLEndpoint(GraphQLRouter[Context, None]):
+    """The whole GraphQL transport at /graphql: HTTP (orjson out, deep JSON refused), both
+    websocket protocols in text frames, and GraphiQL with its scripts served from here instead
+    of a CDN."""
 
     graphql_ws_handler_class = LegacyWSHandler
     graphql_transport_ws_handler_class = GroupedTransportWSHandler
@@ -348,11 +350,11 @@ class OfflineGraphiQLRouter(GraphQLRouter[Context, None]):
         return response
 
 
-def graphql_router(settings: Settings, services: Services) -> OfflineGraphiQLRouter:
+def graphql_router(settings: Settings, services: Services) -> GraphQLEndpoint:
     async def get_context() -> Context:
         return Context(services)
 
-    router = OfflineGraphiQLRouter(
+    router = GraphQLEndpoint(
         build_schema(settings),
         path=GRAPHQL_PATH,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,

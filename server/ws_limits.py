@@ -29,7 +29,7 @@ from infra.stream_caps import StreamCaps, StreamSlot
 from observability.metrics import WEBSOCKETS_OPEN
 from resolvers.errors import DomainError
 from schema.context import Context
-from server.graphql_app import GroupedTransportWSHandler, LegacyWSHandler, OfflineGraphiQLRouter
+from server.graphql_app import GraphQLEndpoint, GroupedTransportWSHandler, LegacyWSHandler
 
 INIT_TIMEOUT_CODE = 4408
 INIT_TIMEOUT_REASON = "Connection initialisation timeout"
@@ -122,7 +122,7 @@ class TimedLegacyWSHandler(LegacyWSHandler):
             await self.websocket.close(code=INIT_TIMEOUT_CODE, reason=INIT_TIMEOUT_REASON)
 
 
-def configure_websockets(router: OfflineGraphiQLRouter, init_timeout_s: float) -> None:
+def configure_websockets(router: GraphQLEndpoint, init_timeout_s: float) -> None:
     router.connection_init_wait_timeout = timedelta(seconds=init_timeout_s)
     router.graphql_ws_handler_class = TimedLegacyWSHandler
     router.graphql_transport_ws_handler_class = CappedTransportWSHandler

@@ -306,17 +306,17 @@ async def test_an_initialised_socket_outlives_the_handshake_timeout(
 
 @pytest.fixture
 def health_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    import schema.query
+    import schema.account_query
 
     calls: list[int] = []
-    real = getattr(schema.query, "infra_health")  # noqa: B009 (not re-exported)
+    real = getattr(schema.account_query, "infra_health")  # noqa: B009 (not re-exported)
 
     async def counting(services: Any) -> dict[str, Any]:
         calls.append(1)
         result: dict[str, Any] = await real(services)
         return result
 
-    monkeypatch.setattr(schema.query, "infra_health", counting)
+    monkeypatch.setattr(schema.account_query, "infra_health", counting)
     return calls
 
 

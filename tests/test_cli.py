@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import models
-from resolvers.inputs import INVITE_ALPHABET
+from resolvers.account_inputs import INVITE_ALPHABET
 from tests.support.server_process import run_cli, running_server
 
 # Every model's table: `migrate` builds them all.

@@ -25,17 +25,17 @@ def codes(body: dict[str, Any]) -> set[str | None]:
 @pytest.fixture
 def health_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts runs of the `health` resolver, to show that a rejected document never ran."""
-    import schema.query
+    import schema.account_query
 
     calls: list[int] = []
-    real = getattr(schema.query, "infra_health")  # noqa: B009 (not re-exported)
+    real = getattr(schema.account_query, "infra_health")  # noqa: B009 (not re-exported)
 
     async def counting(services: Any) -> dict[str, Any]:
         calls.append(1)
         result: dict[str, Any] = await real(services)
         return result
 
-    monkeypatch.setattr(schema.query, "infra_health", counting)
+    monkeypatch.setattr(schema.account_query, "infra_health", counting)
     return calls
 
 
@@ -100,7 +100,7 @@ async def test_unexpected_exception_is_masked(
     async def broken(_viewer: Viewer) -> Any:
         raise RuntimeError("secret sql: SELECT password_hash FROM users")
 
-    # schema.query calls `users.get_me` through the module, so patch the module's attribute.
+    # schema.account_query calls `users.get_me` through the module, so patch the module's attribute.
     monkeypatch.setattr(resolvers.users, "get_me", broken)
     body = await api.gql("{ me { email } }", token=account.access_token)
     assert gql_code(body) == "INTERNAL", body

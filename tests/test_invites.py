@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from models import Invitation, InviteCode, PendingSignup, User
-from resolvers.inputs import INVITE_ALPHABET
+from resolvers.account_inputs import INVITE_ALPHABET
 from tests.support.client import Account, Api
 from tests.support.mail import MailSink
 from tests.support.transports import TRANSPORTS, Transport

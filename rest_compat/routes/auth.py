@@ -6,14 +6,14 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import EmailStr
 
 from resolvers import auth, sessions, users
-from resolvers.inputs import (
+from resolvers.account_inputs import (
     RefreshRequest,
     ResendRequest,
     SignInRequest,
     SignupRequest,
     VerifyRequest,
 )
-from rest_compat.bodies import AuthUser, SessionBody, SignupAccepted
+from rest_compat.account_bodies import AuthUser, SessionBody, SignupAccepted
 from rest_compat.deps import ClientIp, ServicesDep, ViewerDep
 from rest_compat.problems import problem_responses
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from resolvers.health import infra_health
-from rest_compat.bodies import Health, InfraHealth
+from rest_compat.account_bodies import Health, InfraHealth
 from rest_compat.deps import ServicesDep
 
 router = APIRouter(tags=["infra"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from resolvers import users
-from resolvers.inputs import SearchUsersRequest, UpdateMeRequest
-from rest_compat.bodies import OwnProfile, UserProfile
+from resolvers.account_inputs import SearchUsersRequest, UpdateMeRequest
+from rest_compat.account_bodies import OwnProfile, UserProfile
 from rest_compat.deps import ServicesDep, ViewerDep
 from rest_compat.problems import problem_responses
 

@@ -5,10 +5,10 @@ import uuid
 import strawberry
 
 from resolvers import users
+from resolvers.account_inputs import LookupUserRequest, SearchUsersRequest
 from resolvers.health import infra_health
-from resolvers.inputs import LookupUserRequest, SearchUsersRequest
 from schema.context import GqlInfo, require_viewer
-from schema.inputs import to_request
+from schema.requests import to_request
 from schema.types.auth import Health
 from schema.types.users import AccountLookup, Me, User
 

@@ -5,7 +5,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers import auth, invites, sessions, users
-from resolvers.inputs import (
+from resolvers.account_inputs import (
     CreateInviteCodeRequest,
     RefreshRequest,
     ResendRequest,
@@ -14,16 +14,16 @@ from resolvers.inputs import (
     UpdateMeRequest,
     VerifyRequest,
 )
-from schema.context import GqlInfo, require_viewer
-from schema.inputs import (
+from schema.account_inputs import (
     ResendCodeInput,
     SignInInput,
     SignupInput,
     UpdateMeInput,
     VerifyRecoveryInput,
     VerifySignupInput,
-    to_request,
 )
+from schema.context import GqlInfo, require_viewer
+from schema.requests import to_request
 from schema.types.auth import InviteCode, Session, SignupRequested
 from schema.types.users import Me
 

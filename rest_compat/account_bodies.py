@@ -1,7 +1,8 @@
-"""Response bodies of the `/api/v1` routes (snake_case, as the source document has them).
+"""Response bodies of the account routes: auth, users, health (snake_case, as the source
+document has them).
 
-Request bodies are the resolvers' own input models (resolvers/inputs.py), so REST and GraphQL
-validate with the same rules.
+Request bodies are the resolvers' own input models (resolvers/account_inputs.py), so REST and
+GraphQL validate with the same rules.
 """
 
 from __future__ import annotations
