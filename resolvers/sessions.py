@@ -7,9 +7,9 @@ except within a short grace period, so that two tabs refreshing at once both suc
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict
 from tortoise.queryset import QuerySet
 
 from infra.live_sessions import REVOKED_CHANNEL
@@ -21,14 +21,22 @@ from resolvers.errors import Unauthenticated
 INVALID_REFRESH = "The refresh token is invalid or has expired."
 
 
-@dataclass(frozen=True, slots=True)
-class SessionTokens:
+class SessionUser(BaseModel):
+    id: uuid.UUID
+    email: str
+
+
+class SessionTokens(BaseModel):
+    """A new session as both transports answer it: its fields are declared here once (the REST
+    body is this model, the GraphQL type is derived from it)."""
+
+    model_config = ConfigDict(frozen=True)
+
     access_token: str
     refresh_token: str
     expires_in: int
-    user_id: uuid.UUID
-    email: str
-    token_type: str = "bearer"
+    token_type: str
+    user: SessionUser
 
 
 async def _tokens_for(services: Services, session: AuthSession, user: User) -> SessionTokens:
@@ -41,8 +49,8 @@ async def _tokens_for(services: Services, session: AuthSession, user: User) -> S
         access_token=access,
         refresh_token=refresh,
         expires_in=services.access_tokens.ttl,
-        user_id=user.id,
-        email=user.email,
+        token_type="bearer",
+        user=SessionUser(id=user.id, email=user.email),
     )
 
 

@@ -21,27 +21,11 @@ class SignupAccepted(BaseModel):
     email: str
 
 
-class SessionUser(BaseModel):
-    id: uuid.UUID
-    email: str
-
-
-class SessionBody(BaseModel):
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str
-    user: SessionUser
-
+# The resolvers' session, under the name the API document has always given it.
+class SessionBody(SessionTokens):
     @classmethod
     def of(cls, tokens: SessionTokens) -> SessionBody:
-        return cls(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            expires_in=tokens.expires_in,
-            token_type=tokens.token_type,
-            user=SessionUser(id=tokens.user_id, email=tokens.email),
-        )
+        return cls.model_validate(tokens, from_attributes=True)
 
 
 class AuthUser(BaseModel):

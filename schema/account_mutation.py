@@ -48,7 +48,7 @@ class AccountMutation:
     async def verify_signup(self, info: GqlInfo, input: VerifySignupInput) -> Session:
         ctx = info.context
         request = to_request(VerifyRequest, input, type="signup")
-        return Session.of(await auth.verify_signup(ctx.services, request, ctx.client_ip))
+        return Session.from_pydantic(await auth.verify_signup(ctx.services, request, ctx.client_ip))
 
     @strawberry.mutation(description="Set a new password with a recovery code.")
     async def verify_recovery(self, info: GqlInfo, input: VerifyRecoveryInput) -> bool:
@@ -61,12 +61,12 @@ class AccountMutation:
     async def sign_in(self, info: GqlInfo, input: SignInInput) -> Session:
         ctx = info.context
         request = to_request(SignInRequest, input)
-        return Session.of(await auth.sign_in(ctx.services, request, ctx.client_ip))
+        return Session.from_pydantic(await auth.sign_in(ctx.services, request, ctx.client_ip))
 
     @strawberry.mutation(description="Rotate a refresh token.")
     async def refresh_session(self, info: GqlInfo, refresh_token: str) -> Session:
         request = to_request(RefreshRequest, refresh_token=refresh_token)
-        return Session.of(
+        return Session.from_pydantic(
             await sessions.refresh_session(info.context.services, request.refresh_token)
         )
 

@@ -7,32 +7,20 @@ import strawberry
 from strawberry.scalars import JSON
 
 from models import InviteCode as InviteCodeModel
+from resolvers import sessions
 from resolvers.sessions import SessionTokens
 
 
-@strawberry.type
+@strawberry.experimental.pydantic.type(model=sessions.SessionUser)
 class SessionUser:
     id: strawberry.ID
-    email: str
+    email: strawberry.auto
 
 
-@strawberry.type
+# The fields are the resolvers' (resolvers/sessions.py), declared once.
+@strawberry.experimental.pydantic.type(model=SessionTokens, all_fields=True, name="Session")
 class Session:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str
-    user: SessionUser
-
-    @classmethod
-    def of(cls, tokens: SessionTokens) -> Session:
-        return cls(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            expires_in=tokens.expires_in,
-            token_type=tokens.token_type,
-            user=SessionUser(id=strawberry.ID(str(tokens.user_id)), email=tokens.email),
-        )
+    """Built with `Session.from_pydantic(tokens)`."""
 
 
 @strawberry.type
