@@ -258,14 +258,8 @@ class RunSession:
                 [{"op": "replace", "path": f"/{PENDING_APPROVALS}/{index}/status", "value": status}]
             )
             if answer.approved:
-                await self.emit(StepStartedEvent(step_name=f"tool:{entry['toolName']}"))
-                result = await server_tools.execute(
-                    self.services,
-                    self.viewer,
-                    entry["toolName"],
-                    orjson.dumps(entry.get("args") or {}).decode(),
-                )
-                await self.emit(StepFinishedEvent(step_name=f"tool:{entry['toolName']}"))
+                arguments = orjson.dumps(entry.get("args") or {}).decode()
+                result = await self._run_tool(entry["toolName"], arguments)
             else:
                 result = {
                     "ok": False,
@@ -273,6 +267,13 @@ class RunSession:
                     "reason": answer.reason or "The user rejected this action.",
                 }
             await self._tool_result(entry["toolCallId"], result, message_id=answer.message_id)
+
+    async def _run_tool(self, name: str, arguments: str) -> dict[str, Any]:
+        """A server tool's result, its execution framed as a step (`tool:<name>`)."""
+        await self.emit(StepStartedEvent(step_name=f"tool:{name}"))
+        result = await server_tools.execute(self.services, self.viewer, name, arguments)
+        await self.emit(StepFinishedEvent(step_name=f"tool:{name}"))
+        return result
 
     async def _patch_state(self, operations: list[dict[str, Any]]) -> None:
         # A copy: jsonpatch inserts the operations' values by reference, and later operations
@@ -352,12 +353,9 @@ class RunSession:
                     frontend.append(call.call_id)
                 else:  # a read-only server tool, or an unknown name (answered with an error)
                     self.check_cancel()
-                    await self.emit(StepStartedEvent(step_name=f"tool:{call.name}"))
-                    result = await server_tools.execute(
-                        self.services, self.viewer, call.name, call.text
+                    await self._tool_result(
+                        call.call_id, await self._run_tool(call.name, call.text)
                     )
-                    await self.emit(StepFinishedEvent(step_name=f"tool:{call.name}"))
-                    await self._tool_result(call.call_id, result)
                     executed = True
             self.check_cancel()
             if approvals:
