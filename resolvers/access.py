@@ -1,4 +1,5 @@
-"""Who may do what to a schedule item: the one authorization function (docs/contract.md §3).
+"""Who may see and do what to a schedule item: the one visibility rule and the one
+authorization function (docs/contract.md §3).
 
 Permission bits: view 1, invite 2, edit 4; the owner holds all three. An item the caller cannot
 see is "not found" (404 / NOT_FOUND) so that its existence does not leak; 403 is only for an
@@ -10,6 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from models import ScheduleItem, ScheduleSubscription
 from models.schedule import ALL_PERMISSIONS, EDIT, INVITE, VIEW
@@ -75,9 +79,18 @@ async def held_by_users(item: ScheduleItem, user_ids: Iterable[uuid.UUID]) -> di
     return result
 
 
+def readable_items(user_id: uuid.UUID) -> QuerySet[ScheduleItem]:
+    """The visibility rule as a query: the items the user owns or has accepted a share of (a
+    share always carries view), not deleted. Getting one item and listing them (on SQLite)
+    filter this query; the PostgreSQL list runs it as a UNION of its two halves, so each uses
+    its index (resolvers/schedule_listing.py; tests/test_readable_items.py holds them equal)."""
+    shared = Subquery(ScheduleSubscription.filter(user_id=user_id).values("item_id"))
+    return ScheduleItem.filter(Q(owner_id=user_id) | Q(id__in=shared), deleted_at=None)
+
+
 async def visible_item(user_id: uuid.UUID, item_id: uuid.UUID) -> VisibleItem:
     """The item if the caller may see it, else NotFound."""
-    item = await ScheduleItem.get_or_none(id=item_id, deleted_at=None)
+    item = await readable_items(user_id).get_or_none(id=item_id)
     if item is None:
         raise NotFound(NOT_FOUND)
     permission = (await permissions_for(user_id, [item]))[item.id]

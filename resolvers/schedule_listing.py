@@ -5,8 +5,9 @@ as plain rows: no ORM objects (building Tortoise models costs more than the quer
 no second query for permissions or owners. On PostgreSQL the query is a UNION of "items I own"
 (index on `(owner_id, start_at)`) and "items shared with me" (index on
 `schedule_subscriptions.user_id`), so its cost follows the caller's items, not the table's size;
-an `owner = me OR id IN (shares)` filter would scan the whole table. SQLite (the embedded
-default) runs the same rule through the ORM.
+an `owner = me OR id IN (shares)` filter would scan the whole table. That UNION is the two halves
+of `resolvers.access.readable_items`, the visibility rule, which SQLite (the embedded default)
+runs as it is; tests/test_readable_items.py holds the two equal.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any, NamedTuple
 
 import orjson
 from tortoise import connections
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
-from models import ScheduleItem, ScheduleSubscription
+from models import ScheduleSubscription
 from models.schedule import ALL_PERMISSIONS
+from resolvers.access import readable_items
 
 
 class ItemRow(NamedTuple):
@@ -128,8 +130,7 @@ async def list_item_rows(
 async def _orm_rows(
     user_id: uuid.UUID, start: datetime | None, end: datetime | None
 ) -> list[ItemRow]:
-    shared = Subquery(ScheduleSubscription.filter(user_id=user_id).values("item_id"))
-    query = ScheduleItem.filter(Q(owner_id=user_id) | Q(id__in=shared), deleted_at=None)
+    query = readable_items(user_id)
     if end is not None:
         query = query.filter(start_at__lt=end)
     if start is not None:
