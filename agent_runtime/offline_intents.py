@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 
+from agent_runtime.offline_numbers import CN_NUM, cn_number
+from agent_runtime.offline_recurrence import Repeat, drop_start_words, parse_all_day, parse_repeat
+
 Lang = Literal["en", "zh"]
 IntentKind = Literal[
     "create", "list", "delete", "update", "share", "friends", "inbox", "navigate", "help"
@@ -81,26 +84,6 @@ class _Clock:
     bare: bool = False
 
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-_CN_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
-_CN_NUM = "[零〇一二两三四五六七八九十]{1,3}"
-
-
-def cn_number(text: str) -> int | None:
-    """0..99 written in digits or Chinese numerals ("12", "十二", "两", "三十"); None otherwise."""
-    if text.isdigit():
-        return int(text)
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        if len(tens) > 1 or len(ones) > 1:
-            return None
-        high = _CN_DIGITS.get(tens, -100) if tens else 1
-        low = _CN_DIGITS.get(ones, -100) if ones else 0
-        value = high * 10 + low
-        return value if value >= 0 else None
-    return _CN_DIGITS.get(text) if len(text) == 1 else None
-
-
 # Period words, canonicalised; each has the hour it implies when no clock time is given.
 _PERIODS = {
     "morning": "morning",
@@ -162,8 +145,8 @@ _CLOCK = re.compile(
     re.IGNORECASE,
 )
 _ZH_HOUR = re.compile(
-    rf"(?:({_ZH_PERIOD_WORDS})\s*)?(?<!\d)(\d{{1,2}}|{_CN_NUM})\s*[点點时時][钟鐘]?"
-    rf"(?:\s*(?:(半)|(一刻)|(三刻)|(\d{{1,2}})\s*分?|({_CN_NUM})\s*分))?"
+    rf"(?:({_ZH_PERIOD_WORDS})\s*)?(?<!\d)(\d{{1,2}}|{CN_NUM})\s*[点點时時][钟鐘]?"
+    rf"(?:\s*(?:(半)|(一刻)|(三刻)|(\d{{1,2}})\s*分?|({CN_NUM})\s*分))?"
 )
 _EN_OCLOCK = re.compile(r"(?:\bat\s+)?\b(\d{1,2})\s*o'?clock\b", re.IGNORECASE)
 _EN_AT_HOUR = re.compile(r"(?:\bat|@)\s*(\d{1,2})(?![\d:]|[./-]\d)", re.IGNORECASE)
@@ -427,6 +410,9 @@ class Intent:
     status: str | None = None
     email: str | None = None
     path: str | None = None
+    # A new item's series ("every Monday") and whether it takes whole days ("all day").
+    repeat: Repeat | None = None
+    all_day: bool = False
 
 
 _PAGES = {
@@ -529,34 +515,65 @@ def _share(text: str, lang: Lang, today: date) -> Intent | None:
     return Intent("share", lang, target=target, target_when=when, email=email[0])
 
 
+@dataclass(frozen=True, slots=True)
+class _NewItem:
+    """What a request to create an item says about it, and the words left for its title."""
+
+    when: When
+    repeat: Repeat | None
+    all_day: bool
+    rest: str
+
+    def intent(self, lang: Lang, title: str) -> Intent:
+        return Intent(
+            "create", lang, title=title, when=self.when, repeat=self.repeat, all_day=self.all_day
+        )
+
+
+def _read_new_item(text: str, lang: Lang, today: date) -> _NewItem:
+    """The series and all-day words are cut out first: "每周一" must not read as "周一", nor
+    "until Dec 31" as the item's day."""
+    repeat, text = parse_repeat(text, today, lang)
+    all_day, text = parse_all_day(text, lang)
+    when, rest = parse_when(text, today)
+    if repeat is not None:
+        rest = drop_start_words(rest, lang)
+    return _NewItem(when, repeat, all_day, rest)
+
+
 def _create_explicit(text: str, lang: Lang, today: date) -> Intent | None:
     """A request that starts with a create verb ("schedule ...", "remind me to ...", "添加...")."""
-    when, rest = parse_when(text, today)
+    item = _read_new_item(text, lang, today)
     polite, verb = (_ZH_POLITE, _ZH_CREATE_VERB) if lang == "zh" else (_EN_POLITE, _EN_CREATE_VERB)
-    rest = polite.sub("", _tidy(rest))
+    rest = polite.sub("", _tidy(item.rest))
     match = verb.match(rest)
     if match is None:
         return None
     rest = rest[match.end() :]
     title = _title_zh(rest) if lang == "zh" else _title_en(rest)
     # "schedule for tomorrow?" names nothing to create: let the other rules have it.
-    return Intent("create", lang, title=title, when=when) if title else None
+    return item.intent(lang, title) if title else None
 
 
 def _create_implicit(text: str, lang: Lang, today: date) -> Intent | None:
-    """A statement with a time and an activity and no verb ("后天下午3点开会"). English needs a
-    day and a clock time, so that "good morning" stays a greeting."""
+    """A statement with a time and an activity and no verb ("后天下午3点开会", "team sync every
+    Monday at 10"). English needs a day (or a series) and a clock time, or named days of a
+    series, or a day all day, so that "good morning" stays a greeting."""
     question = _ZH_QUESTION if lang == "zh" else _EN_QUESTION
     if question.search(text):
         return None
-    when, rest = parse_when(text, today)
+    item = _read_new_item(text, lang, today)
+    when, repeat = item.when, item.repeat
     if lang == "zh":
-        dated = when.day is not None or when.has_clock
-        title = _title_zh(_ZH_POLITE.sub("", _tidy(rest)))
+        dated = when.day is not None or when.has_clock or repeat is not None or item.all_day
+        title = _title_zh(_ZH_POLITE.sub("", _tidy(item.rest)))
     else:
-        dated = when.day is not None and when.has_clock
-        title = _title_en(_EN_POLITE.sub("", _tidy(rest)))
-    return Intent("create", lang, title=title, when=when) if dated and title else None
+        named_days = repeat is not None and bool(repeat.weekdays or repeat.month_day)
+        dated = (
+            (when.day is not None or repeat is not None) and (when.has_clock or item.all_day)
+        ) or named_days
+        title = _title_en(_EN_POLITE.sub("", _tidy(item.rest)))
+    return item.intent(lang, title) if dated and title else None
 
 
 def _delete(text: str, lang: Lang, today: date) -> Intent | None:

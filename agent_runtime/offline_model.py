@@ -34,6 +34,7 @@ from agent_runtime.offline_intents import (
     match_score,
     parse_intent,
 )
+from agent_runtime.offline_rule_text import describe_rule
 from agent_runtime.tool_specs import (
     CREATE_SCHEDULE_ITEM,
     DELETE_SCHEDULE_ITEM,
@@ -84,10 +85,12 @@ def _help(lang: Lang) -> str:
         lang,
         "I'm the offline assistant, so I understand simple requests only. Try: "
         '"schedule lunch with Ann tomorrow at 12", "what\'s on my schedule tomorrow", '
+        '"team sync every Monday at 10", "conference all day tomorrow", '
         '"move lunch with Ann to 1pm", "delete lunch with Ann", '
         '"share lunch with ann@example.com", "who are my friends", "check my inbox" '
         'or "open the calendar".',
         "我是离线助手，只能理解简单的请求。可以试试：“明天中午12点和Ann吃午饭”“明天有什么安排”"
+        "“每周一上午十点例会”“明天全天培训”"
         "“把午饭改到下午1点”“删除午饭”“把午饭分享给 ann@example.com”“我的好友”“收件箱”"
         "或“打开日历”。",
     )
@@ -212,6 +215,17 @@ def _show_time(value: object, zone: tzinfo, lang: Lang) -> str:
     return f"{_WEEKDAY_EN[moment.weekday()]} {moment:%b} {moment.day}, {clock}"
 
 
+def _show_day(value: str, lang: Lang) -> str:
+    """An all-day item's day: "Fri Mar 6, all day" / "3月6日 周五 全天"."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return value
+    if lang == "zh":
+        return f"{day.month}月{day.day}日 {_WEEKDAY_ZH[day.weekday()]} 全天"
+    return f"{_WEEKDAY_EN[day.weekday()]} {day:%b} {day.day}, all day"
+
+
 # --------------------------------------------------------------------------------------------
 # One turn
 # --------------------------------------------------------------------------------------------
@@ -225,7 +239,8 @@ class _Turn:
         self.tools = {tool.name for tool in request.tools}
         self.zone = _zone(request.timezone)
         now = request.now if request.now.tzinfo else request.now.replace(tzinfo=UTC)
-        self.today: date = now.astimezone(self.zone).date()
+        self.now = now.astimezone(self.zone)
+        self.today: date = self.now.date()
         self.lang = detect_language(_last_user_text(self.messages))
 
     def reply(self) -> Reply:
@@ -274,15 +289,29 @@ class _Turn:
         return ToolReply(name, arguments)
 
     def _create_arguments(self, intent: Intent) -> JsonObject:
-        when = intent.when
+        when, repeat = intent.when, intent.repeat
         hour = DEFAULT_HOUR if when.hour is None else when.hour
-        start = self._at(when.day or self.today, hour, when.minute)
-        return {
-            "title": intent.title or _say(self.lang, "Event", "日程"),
-            "startAt": _iso(start),
-            "endAt": _iso(start + DEFAULT_DURATION),
-            "timezone": self._timezone_name(),
-        }
+        day = when.day or self.today
+        if repeat is not None:
+            # A series starts with its first occurrence (the server requires it); "every day
+            # at 9" said at ten starts tomorrow, unless the user named the first day.
+            day = repeat.first_day(day)
+            passed = not intent.all_day and self._at(day, hour, when.minute) <= self.now
+            if when.day is None and passed:
+                day = repeat.first_day(day + timedelta(days=1))
+        arguments: JsonObject = {"title": intent.title or _say(self.lang, "Event", "日程")}
+        if intent.all_day:
+            # Whole days, the end exclusive: "all day next week" is its seven days.
+            days = when.span_days if repeat is None else 1
+            end = day + timedelta(days=days)
+            arguments |= {"startAt": day.isoformat(), "endAt": end.isoformat(), "allDay": True}
+        else:
+            start = self._at(day, hour, when.minute)
+            arguments |= {"startAt": _iso(start), "endAt": _iso(start + DEFAULT_DURATION)}
+        arguments["timezone"] = self._timezone_name()
+        if repeat is not None:
+            arguments["recurrence"] = repeat.rule(day)
+        return arguments
 
     def _range_arguments(self, when: When) -> JsonObject:
         if when.day is None:
@@ -362,7 +391,9 @@ class _Turn:
             changes["title"] = intent.new_title
         if intent.status:
             changes["status"] = intent.status
-        if not intent.when.is_empty:
+        if item.get("allDay") is True and intent.when.day is not None:
+            changes |= _moved_days(intent.when.day, item)
+        elif not intent.when.is_empty:
             start, end = self._moved(intent.when, item)
             changes |= {"startAt": _iso(start), "endAt": _iso(end)}
         return changes
@@ -453,9 +484,15 @@ class _Turn:
         tail = f"; and {more} more" if more else ""
         return f"You have {len(items)} {noun}: {'; '.join(entries)}{tail}."
 
+    def _show_when(self, item: JsonObject) -> str:
+        """When an item (or occurrence) starts; an all-day one by its day, in its own zone."""
+        if item.get("allDay") is True and isinstance(item.get("startDate"), str):
+            return _show_day(str(item["startDate"]), self.lang)
+        return _show_time(item.get("startAt"), self.zone, self.lang)
+
     def _item_entry(self, item: JsonObject) -> str:
         title = str(item.get("title") or _say(self.lang, "(untitled)", "（无标题）"))
-        when = _show_time(item.get("startAt"), self.zone, self.lang)
+        when = self._show_when(item)
         status = item.get("status")
         extra = f", {status}" if isinstance(status, str) and status != "active" else ""
         return _say(self.lang, f"{title} ({when}{extra})", f"{title}（{when}{extra}）")
@@ -464,12 +501,16 @@ class _Turn:
         item = payload.get("item")
         item = item if isinstance(item, dict) else arguments
         title = str(item.get("title") or "")
-        when = _show_time(item.get("startAt"), self.zone, self.lang) if item.get("startAt") else ""
+        when = self._show_when(item) if item.get("startAt") else ""
+        rule = item.get("recurrence")
+        repeats = describe_rule(rule, self.zone, self.lang) if isinstance(rule, str) else ""
         if self.lang == "zh":
             verb = "已创建" if created else "已更新"
-            return f"{verb}「{title}」" + (f"，时间：{when}。" if when else "。")
+            text = f"{verb}「{title}」" + (f"，时间：{when}" if when else "")
+            return text + (f"，重复：{repeats}。" if repeats else "。")
         verb = "Created" if created else "Updated"
-        return f'{verb} "{title}"' + (f" for {when}." if when else ".")
+        text = f'{verb} "{title}"' + (f" for {when}" if when else "")
+        return text + (f", repeating {repeats}." if repeats else ".")
 
     def _summarise_created(self, payload: JsonObject, arguments: JsonObject) -> str:
         return self._summarise_saved(payload, arguments, created=True)
@@ -526,6 +567,17 @@ class _Turn:
             return text + (f"：{content}" if content else "")
         text = f"{kind} from {sender}" + (f" ({status})" if status else "")
         return text + (f": {content}" if content else "")
+
+
+def _moved_days(day: date, item: JsonObject) -> JsonObject:
+    """An all-day item moved to `day` keeps its number of days (it takes dates, not times)."""
+    days = 1
+    try:
+        first = date.fromisoformat(str(item.get("startDate")))
+        days = max(1, (date.fromisoformat(str(item.get("endDate"))) - first).days)
+    except ValueError:
+        pass  # no dates in the listing: one day
+    return {"startAt": day.isoformat(), "endAt": (day + timedelta(days=days)).isoformat()}
 
 
 def _has_changes(intent: Intent) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,6 +30,7 @@ from resolvers.calendar_inputs import (
     UpdateScheduleItem,
 )
 from resolvers.errors import DomainError
+from resolvers.recurrence import all_day_dates
 from resolvers.viewer import Viewer
 
 Result = dict[str, Any]
@@ -52,10 +54,23 @@ def _item(visible: VisibleItem) -> Result:
         "description": item.description,
         "startAt": item.start_at.isoformat(),
         "endAt": item.end_at.isoformat() if item.end_at else None,
+        "allDay": item.all_day,
+        **_all_day_dates(item.all_day, item.start_at, item.end_at, item.timezone),
+        "recurrence": item.recurrence,
         "timezone": item.timezone,
         "status": item.status,
         "sourceType": item.source_type,
         "permission": visible.permission,
+    }
+
+
+def _all_day_dates(all_day: bool, start: datetime, end: datetime | None, timezone: str) -> Result:
+    """An all-day item's (or occurrence's) first day and the day after its last, in its zone,
+    as the tools take them; null for a timed one (its instants say it all)."""
+    first, after = all_day_dates(all_day, start, end, timezone)
+    return {
+        "startDate": first.isoformat() if first else None,
+        "endDate": after.isoformat() if after else None,
     }
 
 
@@ -73,26 +88,27 @@ class _BadArguments(Exception):
 async def _list_items(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = ScheduleRange.model_validate(args)
     rows = (await schedule.list_items(viewer, request)).entries
-    return {
-        "ok": True,
-        "items": [
+    items = []
+    for row in rows:
+        # List entries always carry their occurrence's times (a single item's own).
+        start, end = row.occurrence_start_at or row.start_at, row.occurrence_end_at
+        items.append(
             {
                 "id": str(row.id),
                 "title": row.title,
                 "description": row.description,
-                "startAt": (row.occurrence_start_at or row.start_at).isoformat(),
-                # List entries always carry their occurrence's times (a single item's own).
-                "endAt": row.occurrence_end_at.isoformat() if row.occurrence_end_at else None,
+                "startAt": start.isoformat(),
+                "endAt": end.isoformat() if end else None,
                 "allDay": row.all_day,
+                **_all_day_dates(row.all_day, start, end, row.timezone),
                 "recurrence": row.recurrence,
                 "timezone": row.timezone,
                 "status": row.status,
                 "sourceType": row.source_type,
                 "permission": row.permission,
             }
-            for row in rows
-        ],
-    }
+        )
+    return {"ok": True, "items": items}
 
 
 async def _create_item(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:

@@ -26,6 +26,27 @@ NEEDS_APPROVAL = frozenset(
 )
 
 _DATETIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"}
+# An item's own times: a date alone when the item is all-day.
+_MOMENT_TEXT = "ISO 8601 date-time with offset; a date (YYYY-MM-DD) when allDay is true"
+_ITEM_START = {"type": "string", "description": _MOMENT_TEXT}
+_ITEM_END = {
+    "type": "string",
+    "description": _MOMENT_TEXT + " (exclusive: an all-day item's day after its last day)",
+}
+_ALL_DAY = {
+    "type": "boolean",
+    "description": "a whole-day item: startAt/endAt are dates; endAt omitted means one day",
+}
+_RULE_TEXT = (
+    "RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO or FREQ=MONTHLY;BYMONTHDAY=1;COUNT=10; "
+    "startAt must be its first occurrence, and it repeats on the wall clock of timezone"
+)
+_RECURRENCE = {"type": "string", "maxLength": 500, "description": _RULE_TEXT}
+_RECURRENCE_CHANGE = {
+    "type": ["string", "null"],
+    "maxLength": 500,
+    "description": _RULE_TEXT + "; null stops it repeating",
+}
 _ITEM_ID = {"type": "string", "format": "uuid", "description": "the schedule item's id"}
 
 
@@ -46,28 +67,39 @@ SERVER_TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         name=CREATE_SCHEDULE_ITEM,
-        description="Create a schedule item for the user. Needs the user's approval.",
+        description=(
+            "Create a schedule item for the user, optionally all-day or repeating. "
+            "Needs the user's approval."
+        ),
         parameters=_object(
             {
                 "title": {"type": "string", "minLength": 1, "maxLength": 200},
                 "description": {"type": "string"},
-                "startAt": _DATETIME,
-                "endAt": _DATETIME,
+                "startAt": _ITEM_START,
+                "endAt": _ITEM_END,
                 "timezone": {"type": "string", "description": "IANA time zone name"},
+                "allDay": _ALL_DAY,
+                "recurrence": _RECURRENCE,
             },
             ["title", "startAt"],
         ),
     ),
     Tool(
         name=UPDATE_SCHEDULE_ITEM,
-        description="Change fields of a schedule item. Needs the user's approval.",
+        description=(
+            "Change fields of a schedule item (of a repeating one: the whole series). "
+            "Needs the user's approval."
+        ),
         parameters=_object(
             {
                 "id": _ITEM_ID,
                 "title": {"type": "string", "minLength": 1, "maxLength": 200},
                 "description": {"type": "string"},
-                "startAt": _DATETIME,
-                "endAt": _DATETIME,
+                "startAt": _ITEM_START,
+                "endAt": _ITEM_END,
+                # Changing allDay needs startAt (and endAt) with it, as dates or date-times.
+                "allDay": _ALL_DAY,
+                "recurrence": _RECURRENCE_CHANGE,
                 "status": {"type": "string", "enum": ["active", "completed", "cancelled"]},
             },
             ["id"],

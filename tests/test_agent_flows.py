@@ -521,6 +521,64 @@ async def test_bad_tool_calls_are_answered_not_crashed(
     await assert_verified(conv.events)
 
 
+async def test_repeating_and_all_day_arguments_reach_the_resolver(
+    api: Api, alice: Account, base: str, chat_model: ScriptedModel
+) -> None:
+    """`recurrence` and `allDay` go through the same input as REST: a bad rule or a time on an
+    all-day item is the call's result, saying why; good ones make the series."""
+    bad_rule = {
+        "title": "Sync",
+        "startAt": "2030-01-07T10:00:00+00:00",
+        "recurrence": "FREQ=SOMETIMES",
+    }
+    not_first = {**bad_rule, "recurrence": "FREQ=WEEKLY;BYDAY=TU"}  # 2030-01-07 is a Monday
+    timed_all_day = {"title": "Offsite", "startAt": "2030-01-07T10:00:00+00:00", "allDay": True}
+    good = {
+        "title": "Offsite",
+        "startAt": "2030-01-07",
+        "allDay": True,
+        "timezone": "Europe/Berlin",
+        "recurrence": "FREQ=WEEKLY;COUNT=2",
+    }
+    chat_model.add_turn(
+        *tool_turn("create_schedule_item", bad_rule, "call_rule"),
+        *tool_turn("create_schedule_item", not_first, "call_first"),
+        *tool_turn("create_schedule_item", timed_all_day, "call_time"),
+        *tool_turn("create_schedule_item", good, "call_good"),
+    )
+    chat_model.add_turn(*text_turn("Done."))
+    conv = Conversation(api, alice, base)
+    run = await conv.start("make them")
+    interrupts = run[-1]["outcome"]["interrupts"]
+    assert len(interrupts) == 4
+    resume = [
+        {"interruptId": i["id"], "status": "resolved", "payload": {"approved": True}}
+        for i in interrupts
+    ]
+    got = results(await conv.resume(resume=resume))
+    assert got["call_rule"] == {
+        "ok": False,
+        "error": "recurrence: FREQ=SOMETIMES is not a frequency",
+    }
+    assert got["call_first"]["ok"] is False
+    assert "start_at must be the rule's first occurrence" in got["call_first"]["error"]
+    assert got["call_time"]["ok"] is False and "all-day" in got["call_time"]["error"]
+    item = got["call_good"]["item"]
+    assert (item["allDay"], item["startDate"], item["endDate"]) == (
+        True,
+        "2030-01-07",
+        "2030-01-08",
+    )
+    assert item["recurrence"] == "FREQ=WEEKLY;COUNT=2"
+    # Two whole days, from Berlin's midnights.
+    entries = await rest_items(api, alice)
+    assert [(e["title"], e["occurrence_start_at"], e["occurrence_end_at"]) for e in entries] == [
+        ("Offsite", "2030-01-06T23:00:00Z", "2030-01-07T23:00:00Z"),
+        ("Offsite", "2030-01-13T23:00:00Z", "2030-01-14T23:00:00Z"),
+    ]
+    await assert_verified(conv.events)
+
+
 # --- POST /agent: the plain AG-UI transport ----------------------------------------------------
 
 
