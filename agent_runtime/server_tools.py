@@ -137,15 +137,10 @@ async def _share_item(services: Services, viewer: Viewer, args: dict[str, Any]) 
 
 
 async def _list_friends(_services: Services, viewer: Viewer, _args: dict[str, Any]) -> Result:
-    found = []
-    for friendship in await friends.list_friendships(viewer):
-        other = (
-            friendship.user_high_id
-            if friendship.user_low_id == viewer.user_id
-            else friendship.user_low_id
-        )
-        user = await User.get(id=other)
-        found.append({"id": str(user.id), "username": user.username})
+    found = [
+        {"id": str(f.user.id), "username": f.user.username}
+        for f in await friends.list_friends(viewer)
+    ]
     return {"ok": True, "friends": found}
 
 

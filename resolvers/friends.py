@@ -7,6 +7,7 @@ follows the request. The database enforces one open request and one friendship p
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -128,6 +129,24 @@ async def cancel_request(viewer: Viewer, request_id: uuid.UUID) -> None:
 async def list_friendships(viewer: Viewer) -> list[Friendship]:
     mine = Q(user_low_id=viewer.user_id) | Q(user_high_id=viewer.user_id)
     return await Friendship.filter(mine).order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True, slots=True)
+class Friend:
+    friendship: Friendship
+    user: User  # the other one
+
+
+async def list_friends(viewer: Viewer) -> list[Friend]:
+    """The caller's friendships, newest first, each with the friend: two queries in all."""
+    friendships = await list_friendships(viewer)
+    others = [f.other(viewer.user_id) for f in friendships]
+    users = {user.id: user for user in await User.filter(id__in=others)} if others else {}
+    return [
+        Friend(friendship, users[other])
+        for friendship, other in zip(friendships, others, strict=True)
+        if other in users
+    ]
 
 
 async def remove_friend(viewer: Viewer, key: uuid.UUID) -> None:

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from models import User
 from resolvers import friends
 from resolvers.calendar_inputs import SendFriendRequest
 from rest_compat.calendar_bodies import FriendBody, FriendRequestBody
@@ -79,13 +78,7 @@ async def cancel_request(viewer: ViewerDep, request_id: RequestId) -> Response:
 
 @router.get("", responses=problem_responses(401), summary="The caller's friends, newest first")
 async def list_friends(viewer: ViewerDep) -> list[FriendBody]:
-    friendships = await friends.list_friendships(viewer)
-    others = [f.other(viewer.user_id) for f in friendships]
-    users = {user.id: user for user in await User.filter(id__in=others)} if others else {}
-    return [
-        FriendBody.of(friendship, users[other])
-        for friendship, other in zip(friendships, others, strict=True)
-    ]
+    return [FriendBody.of(f.friendship, f.user) for f in await friends.list_friends(viewer)]
 
 
 @router.delete(
