@@ -21,7 +21,6 @@ from infra.services import Services
 from models import User
 from observability.tracing import annotate, span
 from resolvers import friends, inbox, schedule, sharing
-from resolvers.access import VisibleItem
 from resolvers.calendar_inputs import (
     CreateScheduleItem,
     InboxFilter,
@@ -31,6 +30,7 @@ from resolvers.calendar_inputs import (
 )
 from resolvers.errors import DomainError
 from resolvers.recurrence import all_day_dates
+from resolvers.schedule_listing import ItemRow, item_row
 from resolvers.viewer import Viewer
 
 Result = dict[str, Any]
@@ -46,21 +46,26 @@ async def viewer_for(user_id: uuid.UUID) -> Viewer:
     return Viewer(user_id=user.id, email=user.email, role=user.role, session_id=_NO_SESSION)
 
 
-def _item(visible: VisibleItem) -> Result:
-    item = visible.item
+def _item(row: ItemRow) -> Result:
+    """An item as the tools show it. A list entry shows its occurrence's times (always set on
+    list entries: a single item's are its own); any other answer, the item's."""
+    if row.occurrence_start_at is not None:
+        start, end = row.occurrence_start_at, row.occurrence_end_at
+    else:
+        start, end = row.start_at, row.end_at
     return {
-        "id": str(item.id),
-        "title": item.title,
-        "description": item.description,
-        "startAt": item.start_at.isoformat(),
-        "endAt": item.end_at.isoformat() if item.end_at else None,
-        "allDay": item.all_day,
-        **_all_day_dates(item.all_day, item.start_at, item.end_at, item.timezone),
-        "recurrence": item.recurrence,
-        "timezone": item.timezone,
-        "status": item.status,
-        "sourceType": item.source_type,
-        "permission": visible.permission,
+        "id": str(row.id),
+        "title": row.title,
+        "description": row.description,
+        "startAt": start.isoformat(),
+        "endAt": end.isoformat() if end else None,
+        "allDay": row.all_day,
+        **_all_day_dates(row.all_day, start, end, row.timezone),
+        "recurrence": row.recurrence,
+        "timezone": row.timezone,
+        "status": row.status,
+        "sourceType": row.source_type,
+        "permission": row.permission,
     }
 
 
@@ -88,40 +93,21 @@ class _BadArguments(Exception):
 async def _list_items(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = ScheduleRange.model_validate(args)
     rows = (await schedule.list_items(viewer, request)).entries
-    items = []
-    for row in rows:
-        # List entries always carry their occurrence's times (a single item's own).
-        start, end = row.occurrence_start_at or row.start_at, row.occurrence_end_at
-        items.append(
-            {
-                "id": str(row.id),
-                "title": row.title,
-                "description": row.description,
-                "startAt": start.isoformat(),
-                "endAt": end.isoformat() if end else None,
-                "allDay": row.all_day,
-                **_all_day_dates(row.all_day, start, end, row.timezone),
-                "recurrence": row.recurrence,
-                "timezone": row.timezone,
-                "status": row.status,
-                "sourceType": row.source_type,
-                "permission": row.permission,
-            }
-        )
+    items = [_item(row) for row in rows]
     return {"ok": True, "items": items}
 
 
 async def _create_item(_services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     request = CreateScheduleItem.model_validate(args)
     visible = await schedule.create_item(viewer, request, source_type="agent")
-    return {"ok": True, "item": _item(visible)}
+    return {"ok": True, "item": _item(item_row(visible))}
 
 
 async def _update_item(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:
     item_id = _item_id(args)
     request = UpdateScheduleItem.model_validate({k: v for k, v in args.items() if k != "id"})
     visible = await schedule.update_item(services, viewer, item_id, request)
-    return {"ok": True, "item": _item(visible)}
+    return {"ok": True, "item": _item(item_row(visible))}
 
 
 async def _delete_item(services: Services, viewer: Viewer, args: dict[str, Any]) -> Result:

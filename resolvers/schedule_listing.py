@@ -20,9 +20,9 @@ import orjson
 from tortoise import connections
 from tortoise.expressions import Q
 
-from models import ScheduleSubscription
+from models import User
 from models.schedule import ALL_PERMISSIONS
-from resolvers.access import readable_items
+from resolvers.access import VisibleItem, permissions_for, readable_items
 
 
 class ItemRow(NamedTuple):
@@ -40,7 +40,8 @@ class ItemRow(NamedTuple):
     created_at: datetime
     updated_at: datetime
     owner_id: uuid.UUID
-    owner_username: str
+    # The owner's public profile, when the query that found the item read it (lists do).
+    owner_username: str | None
     owner_avatar_url: str | None
     owner_bio: str | None
     permission: int
@@ -53,6 +54,40 @@ class ItemRow(NamedTuple):
     occurrence_start_at: datetime | None = None
     occurrence_end_at: datetime | None = None
     original_start_at: datetime | None = None
+
+
+def item_row(visible: VisibleItem, owner: User | None = None) -> ItemRow:
+    """The view of one item that every transport maps from: a list entry is one already; a
+    single item (get, create, change, one occurrence's change) becomes one here, its
+    occurrence's own fields applied. `owner`: when already read, for the owner's profile."""
+    item, occurrence = visible.item, visible.occurrence
+    changes = occurrence.changes if occurrence is not None else {}
+    return ItemRow(
+        id=item.id,
+        title=changes.get("title", item.title),
+        description=changes.get("description", item.description),
+        start_at=item.start_at,
+        end_at=item.end_at,
+        timezone=item.timezone,
+        metadata=changes.get("metadata", item.metadata),
+        status=changes.get("status", item.status),
+        source_type=item.source_type,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        owner_id=item.owner_id,
+        owner_username=None if owner is None else owner.username,
+        owner_avatar_url=None if owner is None else owner.avatar_url,
+        owner_bio=None if owner is None else owner.bio,
+        permission=visible.permission,
+        all_day=item.all_day,
+        recurrence=item.recurrence,
+        exdates=item.exdates,
+        overrides=item.overrides,
+        series_end_at=item.series_end_at,
+        occurrence_start_at=None if occurrence is None else occurrence.start_at,
+        occurrence_end_at=None if occurrence is None else occurrence.end_at,
+        original_start_at=None if occurrence is None else occurrence.original_start_at,
+    )
 
 
 _COLUMNS = (
@@ -139,35 +174,8 @@ async def _orm_rows(
         )
         query = query.filter(Q(start_at__gte=start) | Q(end_at__gt=start) | series)
     items = await query.order_by("start_at", "id").select_related("owner")
-    bits = {
-        row.item_id: row.permission
-        for row in await ScheduleSubscription.filter(
-            user_id=user_id, item_id__in=[i.id for i in items if i.owner_id != user_id]
-        )
-    }
+    bits = await permissions_for(user_id, items)
     return [
-        ItemRow(
-            id=item.id,
-            title=item.title,
-            description=item.description,
-            start_at=item.start_at,
-            end_at=item.end_at,
-            timezone=item.timezone,
-            metadata=item.metadata,
-            status=item.status,
-            source_type=item.source_type,
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-            owner_id=item.owner_id,
-            permission=ALL_PERMISSIONS if item.owner_id == user_id else bits.get(item.id, 0),
-            owner_username=item.owner.username,
-            owner_avatar_url=item.owner.avatar_url,
-            owner_bio=item.owner.bio,
-            all_day=item.all_day,
-            recurrence=item.recurrence,
-            exdates=item.exdates,
-            overrides=item.overrides,
-            series_end_at=item.series_end_at,
-        )
+        item_row(VisibleItem(item, bits[item.id], item.owner_id == user_id), item.owner)
         for item in items
     ]

@@ -20,7 +20,7 @@ from models import InboxMessage as InboxMessageModel
 from models.schedule import EDIT
 from resolvers.access import VisibleItem
 from resolvers.recurrence import all_day_dates
-from resolvers.schedule_listing import ItemRow
+from resolvers.schedule_listing import ItemRow, item_row
 from resolvers.subscribers import Subscriber
 from schema.loaders import Loaders
 from schema.types.users import User
@@ -183,7 +183,9 @@ class ScheduleItem:
             item_id=row.id,
             owner_id=row.owner_id,
             loaders=loaders,
-            owner_user=User(
+            owner_user=None
+            if row.owner_username is None
+            else User(
                 id=strawberry.ID(str(row.owner_id)),
                 username=row.owner_username,
                 avatar_url=row.owner_avatar_url,
@@ -193,35 +195,7 @@ class ScheduleItem:
 
     @classmethod
     def of(cls, visible: VisibleItem, loaders: Loaders) -> ScheduleItem:
-        item = visible.item
-        occurrence = visible.occurrence
-        changes = occurrence.changes if occurrence is not None else {}
-        dates = all_day_dates(item.all_day, item.start_at, item.end_at, item.timezone)
-        return cls(
-            id=strawberry.ID(str(item.id)),
-            title=changes.get("title", item.title),
-            description=changes.get("description", item.description),
-            start_at=item.start_at,
-            end_at=item.end_at,
-            timezone=item.timezone,
-            metadata=JSON(changes.get("metadata", item.metadata)),
-            status=ScheduleItemStatus(changes.get("status", item.status)),
-            source_type=SourceType(item.source_type),
-            permission=visible.permission,
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-            all_day=item.all_day,
-            start_date=dates[0],
-            end_date=dates[1],
-            recurrence=item.recurrence,
-            exdates=[datetime.fromisoformat(text) for text in item.exdates or ()],
-            occurrence_start_at=None if occurrence is None else occurrence.start_at,
-            occurrence_end_at=None if occurrence is None else occurrence.end_at,
-            original_start_at=None if occurrence is None else occurrence.original_start_at,
-            item_id=item.id,
-            owner_id=item.owner_id,
-            loaders=loaders,
-        )
+        return cls.of_row(item_row(visible), loaders)
 
 
 @strawberry.type
