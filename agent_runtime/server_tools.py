@@ -7,7 +7,6 @@ API answers the agent). Results are what the model reads and what `TOOL_CALL_RES
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from pydantic.alias_generators import to_snake
 
 from agent_runtime import tool_specs as names
 from infra.services import Services
@@ -38,7 +38,6 @@ Handler = Callable[[Services, Viewer, dict[str, Any]], Awaitable[Result]]
 
 # Tools act with the owner's identity but outside any HTTP session.
 _NO_SESSION = uuid.UUID(int=0)
-_SNAKE = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
 async def viewer_for(user_id: uuid.UUID) -> Viewer:
@@ -181,7 +180,7 @@ async def _execute(services: Services, viewer: Viewer, name: str, arguments: str
         return {"ok": False, "error": "The tool arguments must be a JSON object."}
     # Tools speak camelCase like the rest of AG-UI; the resolvers' inputs are the snake_case
     # REST bodies.
-    args = {_SNAKE.sub(r"_\1", key).lower(): value for key, value in args.items()}
+    args = {to_snake(key): value for key, value in args.items()}
     try:
         return await handler(services, viewer, args)
     except ValidationError as exc:
