@@ -38,7 +38,7 @@ class PacedModel:
 def _named_model(settings: Settings) -> ChatModel:
     name = settings.agent_model.strip()
     if name == "offline":
-        from agent_runtime.offline_model import OfflineModel
+        from agent_runtime.offline.model import OfflineModel
 
         return OfflineModel()
     if name.startswith("openai:") and len(name) > len("openai:"):

@@ -19,7 +19,6 @@ import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +26,7 @@ import jsonpatch
 import orjson
 from ag_ui.core import (
     BaseEvent,
-    Interrupt,
     MessagesSnapshotEvent,
-    ReasoningMessage,
     RunAgentInput,
     RunErrorEvent,
     RunFinishedCancelledOutcome,
@@ -44,10 +41,10 @@ from ag_ui.core import (
     TokenUsage,
     Tool,
     ToolCallResultEvent,
-    ToolMessage,
 )
 
 from agent_runtime import server_tools
+from agent_runtime.approvals import Answer, answered_approvals, approval_requests, read_input
 from agent_runtime.chat_model import (
     ChatModel,
     ModelChunk,
@@ -67,7 +64,6 @@ from resolvers.agent_threads import (
     PENDING_APPROVALS,
     append_messages,
     checkpoint,
-    dump_message,
     load_messages,
     open_tool_calls,
     parse_messages,
@@ -85,17 +81,6 @@ def _new_id() -> str:
 
 class RunCancelled(Exception):
     """Raised inside the session at the next safe point after a cancel was asked for."""
-
-
-def interrupt_id(tool_call_id: str) -> str:
-    return f"approval-{tool_call_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    approved: bool
-    reason: str | None
-    message_id: str  # the id of the tool message that will carry the call's result
 
 
 class RunSession:
@@ -206,66 +191,28 @@ class RunSession:
             return FINISHED
         return await self._converse()
 
-    async def _take_input(self) -> dict[str, _Answer]:
+    async def _take_input(self) -> dict[str, Answer]:
         """Store the input's new messages and merge its state; collect approval answers."""
         known = {m["id"] for m in self.messages}
-        open_approvals = {a["toolCallId"]: a for a in pending_approvals(self.state)}
-        answers: dict[str, _Answer] = {}
-        fresh: list[dict[str, Any]] = []
-        for message in self.input.messages:
-            if message.id in known:
-                continue
-            if isinstance(message, ReasoningMessage):
-                continue  # reasoning a client echoes back is not history (turn_extras.py)
-            if isinstance(message, ToolMessage) and message.tool_call_id in open_approvals:
-                # A legacy approval: its result message (same id) will carry the tool's result.
-                verdict = _legacy_verdict(message.content)
-                if verdict is not None:
-                    answers[message.tool_call_id] = _Answer(*verdict, message_id=message.id)
-                continue
-            fresh.append(dump_message(message))
-        by_interrupt = {interrupt_id(call_id): call_id for call_id in open_approvals}
-        for entry in self.input.resume or ():
-            call_id = by_interrupt.get(entry.interrupt_id)
-            if call_id is None:
-                continue
-            payload = entry.payload if isinstance(entry.payload, dict) else {}
-            approved = entry.status == "resolved" and payload.get("approved") is True
-            reason = payload.get("reason")
-            answers[call_id] = _Answer(
-                approved, reason if isinstance(reason, str) else None, message_id=_new_id()
-            )
+        received = read_input(self.input, known, pending_approvals(self.state))
         if isinstance(self.input.state, dict) and self.input.state:
             # The client's view of the shared state, except the keys the server owns.
             client = {k: v for k, v in self.input.state.items() if k != PENDING_APPROVALS}
             self.state = {**self.state, **client}
-        if fresh:
-            await append_messages(self.thread.id, fresh)
-            self.messages.extend(fresh)
-        return answers
+        if received.fresh:
+            await append_messages(self.thread.id, received.fresh)
+            self.messages.extend(received.fresh)
+        return received.answers
 
-    async def _apply_answers(self, answers: dict[str, _Answer]) -> None:
-        entries = self.state.get(PENDING_APPROVALS) or []
-        for index, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                continue
-            answer = answers.get(str(entry.get("toolCallId")))
-            if answer is None or entry.get("status") != "pending":
-                continue
+    async def _apply_answers(self, answers: dict[str, Answer]) -> None:
+        for index, entry, answer in answered_approvals(self.state, answers):
             self.check_cancel()
-            status = "approved" if answer.approved else "rejected"
-            await self._patch_state(
-                [{"op": "replace", "path": f"/{PENDING_APPROVALS}/{index}/status", "value": status}]
-            )
+            await self._patch_state([answer.status_change(index)])
             if answer.approved:
                 arguments = orjson.dumps(entry.get("args") or {}).decode()
                 result = await self._run_tool(entry["toolName"], arguments)
             else:
-                result = {
-                    "ok": False,
-                    "rejected": True,
-                    "reason": answer.reason or "The user rejected this action.",
-                }
+                result = answer.rejection()
             await self._tool_result(entry["toolCallId"], result, message_id=answer.message_id)
 
     async def _run_tool(self, name: str, arguments: str) -> dict[str, Any]:
@@ -440,47 +387,10 @@ class RunSession:
 
     async def _interrupt(self, calls: list[StreamedCall]) -> str:
         """Ask for approval: list the calls in the state, then end the run as interrupted."""
-        operations: list[dict[str, Any]] = []
-        if not isinstance(self.state.get(PENDING_APPROVALS), list):
-            operations.append({"op": "add", "path": f"/{PENDING_APPROVALS}", "value": []})
-        interrupts: list[Interrupt] = []
-        for call in calls:
-            try:
-                args = orjson.loads(call.text or "{}")
-            except orjson.JSONDecodeError:
-                args = {"raw": call.text}
-            entry = {
-                "toolCallId": call.call_id,
-                "toolName": call.name,
-                "args": args,
-                "status": "pending",
-                "interruptId": interrupt_id(call.call_id),
-            }
-            operations.append({"op": "add", "path": f"/{PENDING_APPROVALS}/-", "value": entry})
-            interrupts.append(
-                Interrupt(
-                    id=interrupt_id(call.call_id),
-                    reason="tool_call",
-                    tool_call_id=call.call_id,
-                    message=f"Approve {call.name.replace('_', ' ')}?",
-                )
-            )
+        operations, interrupts = approval_requests(self.state, calls)
         await self._patch_state(operations)
         await self.emit(StateSnapshotEvent(snapshot=self.state))
         await self.emit(MessagesSnapshotEvent(messages=parse_messages(self.messages)))
         await self.emit(self._finished(RunFinishedInterruptOutcome(interrupts=interrupts)))
         await self.save_state()
         return INTERRUPTED
-
-
-def _legacy_verdict(content: Any) -> tuple[bool, str | None] | None:
-    if not isinstance(content, str):
-        return None
-    try:
-        value = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("approved"), bool):
-        return None
-    reason = value.get("reason")
-    return value["approved"], reason if isinstance(reason, str) else None

@@ -22,7 +22,7 @@ from ag_ui.core import (
 )
 
 from agent_runtime.chat_model import ModelChunk, ModelRequest, TextDelta, ToolCallDelta
-from agent_runtime.offline_model import OfflineModel
+from agent_runtime.offline.model import OfflineModel
 from agent_runtime.tool_specs import NAVIGATE_ROUTE, SERVER_TOOLS
 
 SHANGHAI = "Asia/Shanghai"

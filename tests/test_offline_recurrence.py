@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent_runtime.offline_recurrence import Repeat
-from agent_runtime.offline_rule_text import describe_rule
+from agent_runtime.offline.repeat import Repeat
+from agent_runtime.offline.rule_text import describe_rule
 from agent_runtime.tool_specs import SERVER_TOOLS
 from resolvers.recurrence import normalize_rule
 from tests.test_offline_model import SHANGHAI, called, result, run, text_of, tool_call, user

@@ -2,111 +2,25 @@
 
 "team sync every Monday at 10", "每周一上午十点例会", "every month on the 1st until Dec 31",
 "每两周周五 共10次", "all day tomorrow", "明天全天": these expressions are cut out of the text
-before its date and time are read (`offline_intents.parse_when`), so that what is left names the
-item and, if anything, the day and time of its first occurrence. A `Repeat` becomes an RFC 5545
-RRULE once that first day is known.
+before its date and time are read (`dates.parse_when`), so that what is left names the item and,
+if anything, the day and time of its first occurrence: then the `Repeat` can become an RRULE.
 
-Pure, like `offline_intents`: "today" comes from the caller.
+Pure, like `dates`: "today" comes from the caller.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Literal
 
-from agent_runtime.offline_numbers import CN_NUM, EN_NUM, cn_number, en_number
+from agent_runtime.offline.days import month_day, safe_date
+from agent_runtime.offline.numbers import CN_NUM, EN_NUM, cn_number, en_number
+from agent_runtime.offline.repeat import Frequency, Repeat
 
-Frequency = Literal["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]
-
-_BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WORKDAYS: tuple[int, ...] = (0, 1, 2, 3, 4)
 _WEEKEND: tuple[int, ...] = (5, 6)
-# A monthly day that no month of the next four years has (there is none from 1 to 31) would
-# loop forever: give up looking after this many months.
-_MONTHS_SEARCHED = 48
-
-
-@dataclass(frozen=True, slots=True)
-class Repeat:
-    """How an item repeats. `weekdays` (Monday 0) and `month_day` pin the days of a weekly or
-    monthly rule; without them the first occurrence's day sets the pattern (RFC 5545). The end is
-    at most one of `until` (a last day, included), `count`, or `span` `span_unit`s ("for 10
-    weeks"), which becomes a count or a last day once the first day is known."""
-
-    frequency: Frequency
-    interval: int = 1
-    weekdays: tuple[int, ...] = ()
-    month_day: int | None = None
-    until: date | None = None
-    count: int | None = None
-    span: int | None = None
-    span_unit: Frequency | None = None
-
-    def first_day(self, earliest: date) -> date:
-        """The rule's first day on or after `earliest`: the item's start must be it."""
-        if self.weekdays:
-            return min(earliest + timedelta((d - earliest.weekday()) % 7) for d in self.weekdays)
-        if self.month_day is not None:
-            year, month = earliest.year, earliest.month
-            for _ in range(_MONTHS_SEARCHED):
-                found = _safe_date(year, month, self.month_day)
-                if found is not None and found >= earliest:
-                    return found
-                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return earliest
-
-    def rule(self, first: date) -> str:
-        """The RRULE (FREQ first, as the server stores it) of a series starting on `first`."""
-        parts = [f"FREQ={self.frequency}"]
-        if self.interval > 1:
-            parts.append(f"INTERVAL={self.interval}")
-        if self.weekdays:
-            parts.append("BYDAY=" + ",".join(_BYDAY[d] for d in self.weekdays))
-        if self.month_day is not None:
-            parts.append(f"BYMONTHDAY={self.month_day}")
-        count, until = self.count, self.until
-        if self.span is not None and self.span_unit is not None:
-            if self.span_unit == self.frequency and len(self.weekdays) <= 1:
-                # One occurrence per period: "every other week for 10 weeks" is 5 of them.
-                count = -(-self.span // self.interval)
-            else:
-                until = _advance(first, self.span, self.span_unit) - timedelta(days=1)
-        if count is not None:
-            parts.append(f"COUNT={count}")
-        elif until is not None:
-            parts.append(f"UNTIL={until:%Y%m%d}")
-        return ";".join(parts)
-
-
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _advance(day: date, count: int, unit: Frequency) -> date:
-    """`count` days, weeks, months or years after `day` (a month's last day when it is short)."""
-    if unit == "DAILY":
-        return day + timedelta(days=count)
-    if unit == "WEEKLY":
-        return day + timedelta(weeks=count)
-    months = day.month - 1 + count * (12 if unit == "YEARLY" else 1)
-    year, month = day.year + months // 12, months % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _month_day(today: date, year: int | None, month: int, day: int) -> date | None:
-    """A month and day without a year mean their next occurrence (today included)."""
-    if year is not None:
-        return _safe_date(year, month, day)
-    found = _safe_date(today.year, month, day)
-    if found is not None and found < today:
-        found = _safe_date(today.year + 1, month, day)
-    return found
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -269,15 +183,15 @@ def _en_month_day(repeat: Repeat, text: str) -> tuple[Repeat, str]:
 def _en_end(repeat: Repeat, text: str, today: date) -> tuple[Repeat, str]:
     if match := _EN_UNTIL.search(text):
         if match[1]:
-            until = _safe_date(int(match[1]), int(match[2]), int(match[3]))
+            until = safe_date(int(match[1]), int(match[2]), int(match[3]))
         elif match[4]:
             month = _EN_MONTHS.index(match[4][:3].lower()) + 1
             year = int(match[6]) if match[6] else None
-            until = _month_day(today, year, month, int(match[5]))
+            until = month_day(today, year, month, int(match[5]))
         elif match[8]:
             month = _EN_MONTHS.index(match[8][:3].lower()) + 1
             year = int(match[9]) if match[9] else None
-            until = _month_day(today, year, month, int(match[7]))
+            until = month_day(today, year, month, int(match[7]))
         elif match[10]:
             until = date(today.year, 12, 31)
         elif match[11]:
@@ -387,7 +301,7 @@ def _zh_end(repeat: Repeat, text: str, today: date) -> tuple[Repeat, str]:
         else:
             month, day = cn_number(match[2]), cn_number(match[3])
             year = int(match[1]) if match[1] else None
-            until = _month_day(today, year, month, day) if month and day else None
+            until = month_day(today, year, month, day) if month and day else None
         if until is not None:
             return replace(repeat, until=until), _cut(text, match)
     if match := _ZH_TIMES.search(text):

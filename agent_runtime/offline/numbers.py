@@ -1,7 +1,7 @@
 """Numbers as the offline model's users write them: digits, Chinese numerals, English words.
 
-Shared by the date and time rules (`offline_intents`) and the repetition rules
-(`offline_recurrence`), which must not depend on each other.
+Shared by the date and time rules (`dates`) and the repetition rules (`recurrence`), which must
+not depend on each other.
 """
 
 from __future__ import annotations
