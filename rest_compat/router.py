@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from rest_compat.routes import agent, auth, friends, inbox, infra, schedule, users
+from rest_compat.routes import agent, auth, calendar, friends, inbox, infra, schedule, users
 
 API_PREFIX = "/api/v1"
 
 router = APIRouter(prefix=API_PREFIX)
-for module in (auth, users, friends, schedule, inbox, agent, infra):
+for module in (auth, users, friends, schedule, calendar, inbox, agent, infra):
     router.include_router(module.router)
