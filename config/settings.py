@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     rate_limit_login_ip: str = "50 per 15 minutes"
     # Exact-email user searches per user: each tells whether an address has an account.
     rate_limit_email_lookup_user: str = "20/hour"
+    # Fetches of one secret calendar feed URL (apps poll every few minutes to hours).
+    rate_limit_calendar_feed: str = "60/hour"
 
     # --- abuse limits ---
     # Request bodies (REST and GraphQL over HTTP) above this many bytes: 413 (server/body_limit.py).

@@ -2,6 +2,7 @@
 
 from models.agent import AgentMessage, AgentRun, AgentThread
 from models.auth import AuthSession, PendingSignup, RefreshToken, VerificationCode
+from models.calendar_feeds import CalendarFeed
 from models.friends import FriendRequest, Friendship
 from models.inbox import InboxMessage
 from models.invites import Invitation, InviteCode
@@ -13,6 +14,7 @@ __all__ = [
     "AgentRun",
     "AgentThread",
     "AuthSession",
+    "CalendarFeed",
     "FriendRequest",
     "Friendship",
     "InboxMessage",

@@ -20,6 +20,7 @@ from infra.services import Services
 from models import AuthSession, PendingSignup, User
 from resolvers import invites, signup_claims, verification
 from resolvers.account_inputs import ResendRequest, SignInRequest, SignupRequest, VerifyRequest
+from resolvers.calendar_feeds import revoke_user_feeds
 from resolvers.errors import Conflict, RateLimited, Unauthenticated
 from resolvers.sessions import SessionTokens, open_session, revoke_sessions
 
@@ -124,6 +125,8 @@ async def verify_recovery(services: Services, request: VerifyRequest, ip: str) -
     async with in_transaction():
         await user.save(update_fields=["password_hash"])
         await revoke_sessions(services, AuthSession.filter(user_id=user.id))
+        # A feed URL is a credential too: one stolen before the reset must stop working.
+        await revoke_user_feeds(user.id)
 
 
 async def sign_in(services: Services, request: SignInRequest, ip: str) -> SessionTokens:

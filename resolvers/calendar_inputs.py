@@ -211,3 +211,9 @@ class AcceptInvitation(Input):
 
 class InboxFilter(Input):
     status: InboxStatus | None = None
+
+
+class CreateCalendarFeed(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
+        "Runtime API"
+    )

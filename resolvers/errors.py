@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     BAD_REQUEST = "BAD_REQUEST"
     BAD_USER_INPUT = "BAD_USER_INPUT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
@@ -27,6 +28,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.BAD_USER_INPUT: 422,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
@@ -70,6 +72,13 @@ class BadRequest(DomainError):
 
 class ServiceUnavailable(DomainError):
     code = ErrorCode.SERVICE_UNAVAILABLE
+
+
+class PayloadTooLarge(DomainError):
+    """413 / PAYLOAD_TOO_LARGE: a document over a resolver's own size cap (an iCalendar
+    import), smaller than the server's request body cap."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class InvalidInput(DomainError):

@@ -144,9 +144,16 @@ def _series(
     return _Series(canonical, sorted(set(kept)) or None, edited or None, recurrence.span_end(full))
 
 
-async def create_item(
-    viewer: Viewer, request: CreateScheduleItem, *, source_type: str = "manual"
-) -> VisibleItem:
+def new_item_columns(
+    request: CreateScheduleItem,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    strict_exdates: bool = True,
+) -> dict[str, Any]:
+    """The checked columns of a new item (owner and source aside): `create_item`, and the
+    iCalendar import, which checks every item of a file before writing any. `overrides` are
+    occurrences edited alone (the import's RECURRENCE-ID events), already checked; an exdate
+    that names no occurrence is a 422 with `strict_exdates`, else dropped."""
     zone = request.timezone
     start, end = _times(request.start_at, request.end_at, zone, request.all_day)
     series = _series(
@@ -156,22 +163,28 @@ async def create_item(
         zone=zone,
         all_day=request.all_day,
         exdates=[_instant(value, zone) for value in request.exdates],
-        overrides=None,
-        strict=True,
+        overrides=overrides,
+        strict=strict_exdates,
     )
     if series.exdates is None and request.exdates and request.recurrence is None:
         raise _invalid("exdates", "only a recurring item has exdates")
-    item = await ScheduleItem.create(
-        owner_id=viewer.user_id,
-        title=request.title,
-        description=request.description,
-        start_at=start,
-        end_at=end,
-        timezone=zone,
-        metadata=request.metadata,
-        source_type=source_type,
-        all_day=request.all_day,
+    return {
+        "title": request.title,
+        "description": request.description,
+        "start_at": start,
+        "end_at": end,
+        "timezone": zone,
+        "metadata": request.metadata,
+        "all_day": request.all_day,
         **series._asdict(),
+    }
+
+
+async def create_item(
+    viewer: Viewer, request: CreateScheduleItem, *, source_type: str = "manual"
+) -> VisibleItem:
+    item = await ScheduleItem.create(
+        owner_id=viewer.user_id, source_type=source_type, **new_item_columns(request)
     )
     return VisibleItem(item, ALL_PERMISSIONS, is_owner=True)
 
@@ -224,13 +237,19 @@ def expand_rows(rows: list[ItemRow], start: datetime | None, end: datetime | Non
     return Listing(entries, truncated=False)
 
 
-async def list_items(viewer: Viewer, request: ScheduleRange) -> Listing:
-    """Own items and accepted shares, not deleted, one entry per occurrence overlapping the
-    range, by occurrence start."""
+def range_bounds(request: ScheduleRange) -> tuple[datetime | None, datetime | None]:
+    """The range as UTC instants [start, end); an end before the start is 400."""
     range_start = _bound(request.start_at, end=False)
     range_end = _bound(request.end_at, end=True)
     if range_start is not None and range_end is not None and range_end < range_start:
         raise BadRequest(END_BEFORE_START)
+    return range_start, range_end
+
+
+async def list_items(viewer: Viewer, request: ScheduleRange) -> Listing:
+    """Own items and accepted shares, not deleted, one entry per occurrence overlapping the
+    range, by occurrence start."""
+    range_start, range_end = range_bounds(request)
     rows = await list_item_rows(viewer.user_id, range_start, range_end)
     return expand_rows(rows, range_start, range_end)
 

@@ -25,6 +25,7 @@ from observability.tracing import tracing_enabled
 from schema.account_mutation import AccountMutation
 from schema.account_query import AccountQuery
 from schema.agent import AgentMutation, AgentQuery, AgentSubscription
+from schema.calendar_feeds import CalendarFeedMutation, CalendarFeedQuery
 from schema.calendar_mutation import CalendarMutation
 from schema.calendar_query import CalendarQuery
 from schema.errors import ErrorCodes
@@ -33,8 +34,10 @@ from schema.metrics_extension import ErrorCodesAndMetrics
 from schema.parser_cache import SafeParserCache
 from schema.subscription import Subscription as LiveSubscription
 
-Query = merge_types("Query", (AccountQuery, CalendarQuery, AgentQuery))
-Mutation = merge_types("Mutation", (AccountMutation, CalendarMutation, AgentMutation))
+Query = merge_types("Query", (AccountQuery, CalendarQuery, CalendarFeedQuery, AgentQuery))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, CalendarMutation, CalendarFeedMutation, AgentMutation)
+)
 Subscription = merge_types("Subscription", (LiveSubscription, AgentSubscription))
 
 

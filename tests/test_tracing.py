@@ -110,6 +110,7 @@ def run_traced(spans: list[ReceivedSpan]) -> bool:
         "tool list_schedule_items",
         "mutation SignIn",
         "POST /graphql",
+        "GET /api/v1/calendar/feeds/{token}.ics",
     }
     return expected <= names and sum(s.name == "chat offline" for s in spans) >= 2
 
@@ -140,6 +141,16 @@ async def test_one_trace_follows_a_run_from_the_request_to_the_worker(tmp_path: 
                 )
                 response = await client.post("/graphql", json={"query": sign_in})
                 assert "errors" not in response.json(), response.text
+                # A calendar feed: its secret token is the URL's path.
+                feed = await client.post(
+                    "/api/v1/calendar/feeds", headers={"Authorization": f"Bearer {ann['token']}"}
+                )
+                feed_token = feed.json()["token"]
+                fetched = await client.get(f"/api/v1/calendar/feeds/{feed_token}.ics")
+                assert fetched.status_code == 200, fetched.text
+                # The access log names the feed's path without its token.
+                server.wait_for_log(r"/api/v1/calendar/feeds/\[redacted\]\.ics")
+                assert feed_token not in server.log()
             spans = await asyncio.to_thread(receiver.wait_for, run_traced)
 
     request = one(spans, "POST /api/v1/agent/runs")
@@ -169,11 +180,13 @@ async def test_one_trace_follows_a_run_from_the_request_to_the_worker(tmp_path: 
     # No secret in any span: neither the password of the document nor the SSE query's token.
     events = one(spans, "GET /api/v1/agent/runs/{thread_id}/events")
     assert any("access_token=[redacted]" in str(v) for v in events.attributes.values()), events
+    feed_span = one(spans, "GET /api/v1/calendar/feeds/{token}.ics")
+    assert any("/feeds/[redacted].ics" in str(v) for v in feed_span.attributes.values())
     leaked = [
         (s.name, key)
         for s in spans
         for key, value in s.attributes.items()
-        if ann["token"] in str(value) or PASSWORD in str(value)
+        if ann["token"] in str(value) or PASSWORD in str(value) or feed_token in str(value)
     ]
     assert leaked == []
 
