@@ -27,6 +27,7 @@ import pytest
 from config import Settings
 from models import (
     AgentRun,
+    CalendarFeed,
     FriendRequest,
     Friendship,
     InboxMessage,
@@ -100,6 +101,10 @@ async def world(api: Api, alice: Account, carol: Account) -> World:
     messages = await inbox(api, alice, status="pending")
     (calendar,) = [m for m in messages if m["message_type"] == "calendar"]
     (befriending,) = [m for m in messages if m["message_type"] == "friend_request"]
+    feed = ok(
+        await api.rest("POST", "/calendar/feeds", alice.access_token, json={"name": "alice feed"}),
+        201,
+    )
     thread = new_thread()
     await start_run(api, alice, run_input(thread, "run-1", "alice private agent message"))
     await wait_idle(thread)
@@ -112,6 +117,7 @@ async def world(api: Api, alice: Account, carol: Account) -> World:
         "message_calendar": calendar["id"],
         "message_friend": befriending["id"],
         "thread": thread,
+        "feed": feed["id"],
     }
     secrets = [
         "Alice private dentist",
@@ -122,6 +128,8 @@ async def world(api: Api, alice: Account, carol: Account) -> World:
         "alice private agent message",
         alice.email,
         carol_item["id"],
+        feed["token"],
+        "alice feed",
         *ids.values(),
     ]
     return World(alice=alice, dave=dave, ids=ids, secrets=secrets)
@@ -153,7 +161,7 @@ class RestCase:
         route = self.route.replace("{run_id}", "run-1")
         # `{user_id}` (an item's subscriber) is dave: the item is refused first.
         route = route.replace("{user_id}", world.dave.id)
-        return route.replace("{id}", value).replace("{thread_id}", value)
+        return route.replace("{id}", value).replace("{thread_id}", value).replace("{token}", value)
 
     @property
     def label(self) -> str:
@@ -208,6 +216,10 @@ STRANGER_REST: list[RestCase] = [
         ]
         for target in ("request_out", "request_in")
     ],
+    RestCase("DELETE", V1 + "/calendar/feeds/{id}", 404, "feed"),
+    # A feed URL needs no bearer: its token is the secret. Her feed's id is no token (404, as
+    # an unknown one), and a stranger's bearer changes nothing.
+    RestCase("GET", V1 + "/calendar/feeds/{token}.ics", 404, "feed"),
     RestCase("DELETE", V1 + "/friends/{id}", 404, "friendship"),
     RestCase("DELETE", V1 + "/friends/{id}", 404, "alice"),  # the friend's user id form
     *[
@@ -250,7 +262,14 @@ class OwnCase:
     status: int
     body: Body | None = None
     allowed: tuple[str, ...] = ()  # World.ids keys bob may legitimately read here
+    content: bytes | None = None  # a body that is not JSON
 
+
+BOBS_ICS = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//matrix//EN\r\nBEGIN:VEVENT\r\n"
+    b"UID:bob-1\r\nDTSTAMP:20260301T000000Z\r\nDTSTART:20260301T090000Z\r\n"
+    b"SUMMARY:Bob's imported\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 OWN_DATA_REST: list[OwnCase] = [
     OwnCase("GET", V1 + "/users/me", 200),
@@ -281,6 +300,11 @@ OWN_DATA_REST: list[OwnCase] = [
         ("alice",),
     ),
     OwnCase("GET", V1 + "/friends/requests/outgoing", 200, allowed=("alice",)),
+    # Bob's calendar: his export, his feeds, his import.
+    OwnCase("GET", V1 + "/calendar.ics", 200),
+    OwnCase("GET", V1 + "/calendar/feeds", 200),
+    OwnCase("POST", V1 + "/calendar/feeds", 201, lambda _w: {"name": "bob's feed"}),
+    OwnCase("POST", V1 + "/calendar/import", 201, content=BOBS_ICS),
 ]
 
 REST_EXEMPT: dict[tuple[str, str], str] = {
@@ -377,6 +401,7 @@ async def assert_alices_world_is_intact(world: World) -> None:
         message = await InboxMessage.get(id=ids[key])
         assert message.status == "pending" and not message.is_read, key
     assert [r.run_id for r in await AgentRun.filter(thread_id=ids["thread"])] == ["run-1"]
+    assert await CalendarFeed.filter(id=ids["feed"]).exists()
     assert [r.cancel_requested_at for r in await AgentRun.filter(thread_id=ids["thread"])] == [None]
 
 
@@ -387,6 +412,9 @@ async def test_routes_without_ids_answer_the_stranger_with_his_own_data_only(
         kwargs: dict[str, Any] = {"headers": bob.auth}
         if case.body is not None:
             kwargs["json"] = case.body(world)
+        if case.content is not None:
+            kwargs["content"] = case.content
+            kwargs["headers"] = {**bob.auth, "content-type": "text/calendar"}
         r = await api.client.request(case.method, case.route, **kwargs)
         label = f"{case.method} {case.route}"
         assert r.status_code == case.status, (label, r.text)
@@ -450,6 +478,7 @@ STRANGER_GQL: list[GqlCase] = [
         _ids_case("Mutation.cancelFriendRequest", "", "", target, "NOT_FOUND")
         for target in ("request_out", "request_in")
     ],
+    _ids_case("Mutation.revokeCalendarFeed", "", "", "feed", "NOT_FOUND"),
     _ids_case("Mutation.removeFriend", "", "", "friendship", "NOT_FOUND"),
     _ids_case("Mutation.removeFriend", "", "", "alice", "NOT_FOUND"),
     _ids_case("Mutation.updateScheduleItem", ', input: {title: "bob"}', ITEM, "item", "NOT_FOUND"),
@@ -562,6 +591,8 @@ OWN_DATA_GQL: dict[str, tuple[str, dict[str, Any] | None, tuple[str, ...]]] = {
     "Query.agentThreads": ("{ agentThreads { id lastActiveAt } }", None, ()),
     "Query.health": ("{ health { status } }", None, ()),
     "Query.agentCapabilities": ("{ agentCapabilities }", None, ()),
+    "Query.calendarExport": ("{ calendarExport }", None, ()),
+    "Query.calendarFeeds": ("{ calendarFeeds { id name createdAt } }", None, ()),
 }
 
 
