@@ -12,6 +12,7 @@ This module is pure: no database, no I/O. The resolvers keep the series' columns
 
 from __future__ import annotations
 
+import calendar
 import heapq
 import itertools
 from collections.abc import Iterator, Mapping
@@ -20,7 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import DAILY, HOURLY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 MAX_RULE_LENGTH = 500
 MAX_COUNT = 5000
@@ -45,10 +47,35 @@ _PARTS = frozenset(
     }
 )
 _FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
+# Parts RFC 5545 §3.3.10 allows only with some frequencies (BYSETPOS: our own restriction; it
+# picks from the set of a month or a year). Besides following the RFC, this keeps the rules
+# whose first period cannot be checked at a glance (`_start_matches`) to MONTHLY and YEARLY,
+# whose walk through a century of empty periods is short.
+_ONLY_WITH = {
+    "BYWEEKNO": ("YEARLY",),
+    "BYYEARDAY": ("YEARLY", "HOURLY"),
+    "BYMONTHDAY": ("YEARLY", "MONTHLY", "DAILY", "HOURLY"),
+    "BYSETPOS": ("YEARLY", "MONTHLY"),
+}
 _TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
 # Expanding a bounded series to find its last occurrence stops here; a longer one is treated as
 # unbounded by the range query (still correct, only less selective).
 _SPAN_SCAN_LIMIT = MAX_COUNT + 1
+
+
+# dateutil walks a rule from its start, one period (FREQ × INTERVAL) at a time, even through
+# periods without an occurrence: a range far from a series' start, or a sparse rule, would cost
+# seconds to minutes of CPU. So a walk never starts more than a period or two before where it is
+# wanted (`_anchored`) and never runs more than this many periods: a COUNT must be used up
+# within them, and a list with no end of range looks this far past its start.
+HORIZON_PERIODS = 50_000
+_STEP = {
+    YEARLY: relativedelta(years=1),
+    MONTHLY: relativedelta(months=1),
+    WEEKLY: relativedelta(weeks=1),
+    DAILY: relativedelta(days=1),
+    HOURLY: relativedelta(hours=1),
+}
 
 
 class RuleError(ValueError):
@@ -111,6 +138,11 @@ def _check_parts(parts: dict[str, str], all_day: bool) -> None:
         raise RuleError("INTERVAL must be a whole number from 1 to 1000")
     if all_day and (frequency == "HOURLY" or any(p in parts for p in _TIME_PARTS)):
         raise RuleError("an all-day item repeats by days: no HOURLY, BYHOUR, BYMINUTE, BYSECOND")
+    for name, frequencies in _ONLY_WITH.items():
+        if name in parts and frequency not in frequencies:
+            raise RuleError(f"{name} is only for FREQ={' or '.join(frequencies)}")
+    if frequency not in ("MONTHLY", "YEARLY") and any(c.isdigit() for c in parts.get("BYDAY", "")):
+        raise RuleError("a numbered BYDAY (1MO, -1FR) is only for FREQ=MONTHLY or YEARLY")
 
 
 def _local_start(start_at: datetime, zone: ZoneInfo) -> datetime:
@@ -158,16 +190,123 @@ def normalize_rule(text: str, *, start_at: datetime, timezone: str, all_day: boo
     zone = ZoneInfo(timezone)
     parts = _split(text)
     _check_parts(parts, all_day)
-    rule = _build(parts, _local_start(start_at, zone), zone)
-    first = next(iter(rule), None)
-    if first is None:
-        raise RuleError("the rule has no occurrence (UNTIL is before start_at?)")
-    if first != _local_start(start_at, zone):
+    start = _local_start(start_at, zone)
+    rule = _build(parts, start, zone)
+    if _start_matches(rule, start) is False:
+        # (Said without walking the rule: a rule none of whose days exist, FREQ=DAILY with
+        # BYMONTHDAY=30 and BYMONTH=2, would be walked to the year 9999, for seconds.)
+        raise RuleError(
+            "start_at must be the rule's first occurrence: it is not one of the rule's days "
+            "or times"
+        )
+    first = next(iter(_bounded(rule, _horizon(rule, start))), None)
+    if first != start:
+        if first is None:
+            raise RuleError(
+                "the rule has no occurrence from start_at on (UNTIL before start_at, or days "
+                "that do not exist?)"
+            )
         raise RuleError(
             "start_at must be the rule's first occurrence: "
             f"the rule's first one from start_at is {first.isoformat()}"
         )
+    count = _part(rule, "count")
+    if count is not None:
+        found = sum(1 for _ in itertools.islice(_bounded(rule, _horizon(rule, start)), count))
+        if found < count:
+            raise RuleError(
+                f"COUNT={count} is not reached within {HORIZON_PERIODS:,} of the rule's "
+                "periods: end the rule with UNTIL instead"
+            )
     return _canonical(parts, zone, all_day)
+
+
+def _start_matches(rule: rrule, start: datetime) -> bool | None:
+    """Whether `start` passes the rule's filters (BYMONTH, BYMONTHDAY, BYYEARDAY, BYDAY,
+    BYHOUR, …, as dateutil resolved them from the rule and its start), or None for a rule with
+    BYSETPOS, BYWEEKNO or a numbered BYDAY, which picks from a period's set. A start that
+    passes is among the first period's occurrences, so the walk to it is one period long."""
+    if _part(rule, "bysetpos") or _part(rule, "byweekno") or _part(rule, "bynweekday"):
+        return None
+    day = start.date()
+    month_length = (date(day.year + day.month // 12, day.month % 12 + 1, 1) - timedelta(days=1)).day
+    year_length = 366 if calendar.isleap(day.year) else 365
+    year_day = day.timetuple().tm_yday
+    month_days = (_part(rule, "bymonthday") or ()) + (_part(rule, "bynmonthday") or ())
+    checks = [
+        (_part(rule, "bymonth"), (day.month,)),
+        (month_days, (day.day, day.day - month_length - 1)),
+        (_part(rule, "byyearday"), (year_day, year_day - year_length - 1)),
+        (_part(rule, "byweekday"), (day.weekday(),)),
+        (_part(rule, "byhour"), (start.hour,)),
+        (_part(rule, "byminute"), (start.minute,)),
+        (_part(rule, "bysecond"), (start.second,)),
+    ]
+    return all(not allowed or any(v in allowed for v in values) for allowed, values in checks)
+
+
+def _part(rule: rrule, name: str) -> Any:
+    """A part of a dateutil rule as it resolved it (`freq`, `count`, `dtstart`, …): dateutil
+    keeps them in private attributes, which its own `replace` reads too."""
+    return getattr(rule, f"_{name}")
+
+
+def _step(rule: rrule) -> relativedelta:
+    step: relativedelta = _STEP[_part(rule, "freq")] * _part(rule, "interval")
+    return step
+
+
+def _horizon(rule: rrule, start: datetime) -> datetime:
+    """HORIZON_PERIODS of the rule's periods after `start` (wall clock), or the last date."""
+    try:
+        return _wall(start, _step(rule) * HORIZON_PERIODS)
+    except (OverflowError, ValueError):
+        return datetime.max.replace(tzinfo=start.tzinfo) - timedelta(days=1)
+
+
+def _wall(local: datetime, delta: relativedelta) -> datetime:
+    """`local` moved by `delta` on the wall clock of its zone (as dateutil steps)."""
+    moved: datetime = local.replace(tzinfo=None) + delta
+    return moved.replace(tzinfo=local.tzinfo)
+
+
+def _bounded(rule: rrule, until: datetime) -> rrule:
+    """The rule ending no later than `until` (inclusive), its COUNT aside: walking it stops
+    there even through periods without occurrences."""
+    own = _part(rule, "until")
+    bound = until if own is None or until < own else own
+    bounded: rrule = rule.replace(count=None, until=bound)
+    return bounded
+
+
+def _anchored(rule: rrule, wanted: datetime) -> rrule:
+    """The same occurrences from a period or two before `wanted` on, from a rule that starts
+    there instead of at its own start, so that a walk to `wanted` is short. A rule with COUNT
+    counts from its start and is kept (its walk is bounded when it is checked)."""
+    start: datetime = _part(rule, "dtstart")
+    if _part(rule, "count") is not None or wanted <= start:
+        return rule
+    naive_start, naive_wanted = start.replace(tzinfo=None), wanted.replace(tzinfo=None)
+    step = _step(rule)
+    if _part(rule, "freq") in (YEARLY, MONTHLY):
+        months = (naive_wanted.year - naive_start.year) * 12 + naive_wanted.month
+        months -= naive_start.month
+        unit = step.years * 12 + step.months
+        periods = months // unit - 1
+    else:
+        periods = int((naive_wanted - naive_start) / (naive_start + step - naive_start)) - 1
+    if periods <= 0:
+        return rule
+    # The parts dateutil derives from DTSTART (the day, month or weekday of a rule that names
+    # none) are given as they were, so that the new start does not change them; the time of
+    # day is kept by stepping whole periods.
+    derived = {
+        name: getattr(rule, f"_{name}")
+        for name in ("bymonth", "bymonthday", "byweekday")
+        if name in _part(rule, "original_rule") and _part(rule, "original_rule")[name] is None
+    }
+    anchored: rrule = rule.replace(dtstart=_wall(start, step * periods), **derived)
+    return anchored
 
 
 # --- series ----------------------------------------------------------------------------------
@@ -274,7 +413,7 @@ def has_occurrence(series: Series, original_start: datetime) -> bool:
     if rule is None:
         return original_start == series.start_at
     local = original_start.astimezone(series.zone)
-    return bool(rule.between(local, local, inc=True))
+    return local in _bounded(_anchored(rule, local), local)
 
 
 def _overlaps(
@@ -296,12 +435,20 @@ def _natural(
     zone = series.zone
     duration = series.wall_duration()
     if range_start is None:
-        candidates: Iterator[datetime] = iter(rule)
+        walk = rule
+        lower = None
     else:
         # An occurrence that began before the range may still be running when it starts.
         reach = duration if duration is not None and duration > timedelta(0) else timedelta(0)
         lower = (range_start - reach - timedelta(days=1)).astimezone(zone)
-        candidates = rule.xafter(lower, inc=True)
+        walk = _anchored(rule, lower)
+    walk_start: datetime = _part(walk, "dtstart")
+    upper = _horizon(walk, walk_start)
+    if range_end is not None and range_end.astimezone(zone) < upper:
+        upper = range_end.astimezone(zone)
+    if _part(rule, "count") is None:
+        walk = _bounded(walk, upper)
+    candidates: Iterator[datetime] = iter(walk) if lower is None else walk.xafter(lower, inc=True)
     for local in candidates:
         start = local.astimezone(UTC)
         if range_end is not None and start >= range_end:

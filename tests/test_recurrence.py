@@ -183,6 +183,14 @@ async def test_a_viewer_without_the_edit_bit_cannot_change_an_occurrence(
         ("FREQ=DAILY;UNTIL=20200101", "no occurrence"),
         ("FREQ=DAILY;COUNT=0", "COUNT"),
         ("DTSTART:20260316T100000\nRRULE:FREQ=DAILY", "one RRULE"),
+        # Days that never exist: refused from the start's own day, not by walking the rule.
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "first occurrence"),
+        ("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", "first occurrence"),
+        ("FREQ=DAILY;BYSETPOS=1", "only for FREQ=YEARLY or MONTHLY"),
+        ("FREQ=WEEKLY;BYMONTHDAY=16", "BYMONTHDAY is only for"),
+        ("FREQ=DAILY;BYWEEKNO=12", "BYWEEKNO is only for FREQ=YEARLY"),
+        ("FREQ=WEEKLY;BYDAY=1MO", "numbered BYDAY"),
+        ("FREQ=DAILY;COUNT=5000;BYMONTH=3;BYMONTHDAY=16", "COUNT=5000 is not reached"),
     ],
 )
 async def test_invalid_rules_are_422_with_the_reason(
@@ -193,6 +201,54 @@ async def test_invalid_rules_are_422_with_the_reason(
     detail = problem(r, 422)
     assert reason in detail["detail"], detail
     assert await ScheduleItem.filter(owner_id=alice.id).count() == 0
+
+
+async def test_occurrences_far_from_the_series_start_are_listed_and_edited(
+    api: Api, alice: Account
+) -> None:
+    """An unbounded series walked from a start centuries away (which dateutil alone does one
+    period at a time: minutes for an hourly rule) gives the same wall-clock occurrences."""
+    item = await create_item(
+        api,
+        alice,
+        title="Hourly",
+        start_at="2026-03-16T10:00:00",
+        end_at="2026-03-16T10:30:00",
+        timezone="Europe/Berlin",
+        recurrence="FREQ=HOURLY;INTERVAL=5",
+    )
+    listed = await entries(
+        api, alice, start_at="2400-07-01T00:00:00Z", end_at="2400-07-02T00:00:00Z"
+    )
+    # 2026-03-16 10:00 CET is hour 0; 2400-07-01 00:00 UTC is 02:00 CEST, an hour whose distance
+    # from the start (in wall-clock hours) is 3,280,984, which leaves 4 when divided by 5.
+    starts = [e["occurrence_start_at"] for e in listed]
+    assert starts == [
+        "2400-07-01T01:00:00Z",
+        "2400-07-01T06:00:00Z",
+        "2400-07-01T11:00:00Z",
+        "2400-07-01T16:00:00Z",
+        "2400-07-01T21:00:00Z",
+    ]
+    one = {"occurrence": "2400-07-01T06:00:00Z"}
+    path = f"/schedule-items/{item['id']}"
+    r = await api.rest("PATCH", path, alice.access_token, params=one, json={"title": "Far"})
+    assert ok(r)["title"] == "Far" and ok(r)["occurrence_start_at"] == "2400-07-01T06:00:00Z"
+    not_one = {"occurrence": "2400-07-01T07:00:00Z"}
+    problem(await api.rest("DELETE", path, alice.access_token, params=not_one), 404)
+    monthly = await create_item(
+        api,
+        alice,
+        title="Month end",
+        start_at="2026-01-31T09:00:00Z",
+        recurrence="FREQ=MONTHLY;BYMONTHDAY=-1",
+    )
+    listed = await entries(api, alice, start_at="2999-01-15", end_at="2999-04-15")
+    assert [(e["title"], e["occurrence_start_at"]) for e in listed if e["id"] == monthly["id"]] == [
+        ("Month end", "2999-01-31T09:00:00Z"),
+        ("Month end", "2999-02-28T09:00:00Z"),
+        ("Month end", "2999-03-31T09:00:00Z"),
+    ]
 
 
 async def test_an_exdate_that_is_not_an_occurrence_is_422(api: Api, alice: Account) -> None:
