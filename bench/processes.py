@@ -3,7 +3,8 @@
 Every process started here is recorded in `REGISTRY` and stopped by `REGISTRY.stop_all()`
 (called from a `finally` and from the signal handlers of `__main__`), so nothing outlives a run.
 Children get a clean environment: the bench's own minus every variable `Settings` reads, plus
-exactly the configuration the scenario passes (like tests/support/server_process.py).
+exactly the configuration the scenario passes (bench/child_process.py, which
+tests/support/server_process.py uses too).
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ import contextlib
 import os
 import re
 import resource
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config import Settings
+from bench.child_process import (
+    REPO_ROOT,
+    child_env,
+    free_port,
+    runtime_api_command,
+    stop_process,
+    wait_for_200,
+    wait_for_match,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SETTINGS_VARIABLES = frozenset(name.upper() for name in Settings.model_fields)
 START_TIMEOUT_S = 30.0
 
 
@@ -41,33 +43,6 @@ def raise_fd_limit() -> int:
         except (ValueError, OSError):
             return soft
     return target
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def runtime_api_command() -> list[str]:
-    script = Path(sys.executable).with_name("runtime-api")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("runtime-api")
-    return [found] if found else [sys.executable, "-m", "server.cli"]
-
-
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper() not in SETTINGS_VARIABLES and not key.startswith("RUNTIME_API_")
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
 
 
 @dataclass
@@ -90,15 +65,10 @@ class Child:
         return self.process.poll() is None
 
     def wait_for_log(self, pattern: str, *, after: int = 0, timeout: float = 15) -> re.Match[str]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.log(), after)
-            if match:
-                return match
-            if time.monotonic() > deadline or not self.alive():
-                raise RuntimeError(f"{pattern!r} never appeared in the log of {self.name}")
-            time.sleep(0.05)
+        match = wait_for_match(self.log, pattern, after=after, timeout=timeout, running=self.alive)
+        if match is None:
+            raise RuntimeError(f"{pattern!r} never appeared in the log of {self.name}")
+        return match
 
 
 @dataclass
@@ -146,14 +116,7 @@ class Registry:
         return child
 
     def stop(self, child: Child, timeout: float = 10) -> None:
-        process = child.process
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(child.process, timeout)
         if child in self.children:
             self.children.remove(child)
 
@@ -170,19 +133,12 @@ REGISTRY = Registry()
 
 
 def wait_http_ok(child: Child, url: str, timeout: float = START_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise RuntimeError(
-                f"{child.name} exited with {child.process.returncode}:\n{child.log()[-4000:]}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
+    if wait_for_200(url, child.process, timeout):
+        return
+    if not child.alive():
+        raise RuntimeError(
+            f"{child.name} exited with {child.process.returncode}:\n{child.log()[-4000:]}"
+        )
     raise RuntimeError(f"{child.name} did not answer {url} in {timeout}s:\n{child.log()[-4000:]}")
 
 

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.processes import REPO_ROOT, child_env
+from bench.child_process import REPO_ROOT, child_env
 
 LUA_SCRIPT = Path(__file__).with_name("wrk_auth.lua")
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-wrk.sh"

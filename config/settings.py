@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # Every key the server writes starts with this, so one Redis can host several deployments.
     redis_prefix: str = "rt:"
 
-    # --- agent event streams (infra/event_streams.py) ---
+    # --- agent event streams (infra/event_streams/) ---
     # Per thread; trimming is approximate on Redis (whole macro nodes), exact in memory.
     agent_stream_max_len: int = Field(default=10_000, ge=1)
     agent_stream_max_age_s: float = Field(default=7 * 24 * 3600, gt=0)

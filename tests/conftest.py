@@ -24,7 +24,9 @@ from server.app import create_app
 from tests.support.backend import Backend, detect
 from tests.support.client import Account, Api
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.health_calls import count_health_calls
 from tests.support.mail import MailSink
+from tests.support.transports import TRANSPORTS, Transport
 
 BACKEND: Backend = detect()
 RUN_ID = uuid.uuid4().hex[:10]
@@ -137,6 +139,18 @@ def settings(db: str, settings_overrides: dict[str, Any]) -> Settings:
 @pytest.fixture
 def mail() -> MailSink:
     return MailSink()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def t(request: pytest.FixtureRequest, api: Api) -> Transport:
+    """The test once over REST and once over GraphQL (tests.support.transports)."""
+    return Transport(api, request.param)
+
+
+@pytest.fixture
+def health_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts runs of the `health` resolver, to show that a rejected document never ran."""
+    return count_health_calls(monkeypatch)
 
 
 @pytest.fixture

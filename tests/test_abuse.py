@@ -40,21 +40,13 @@ from tests.support.live_server import (
 )
 from tests.support.mail import MailSink
 from tests.support.server_process import ServerProcess, running_server
-from tests.support.transports import TRANSPORTS, Transport
+from tests.support.settings_marks import with_settings
+from tests.support.transports import Transport, signup_fields
 
 HEALTH = "{ health { status } }"
 INBOX = "subscription { inboxMessages { id } }"
 AGENT_EVENTS = "subscription($t: ID!) { agentEvents(threadId: $t) { id type } }"
 SIGN_IN_FIELDS = "accessToken"
-
-
-def settings(**values: Any) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 @pytest.fixture
@@ -66,10 +58,6 @@ async def ws_url(app: Any) -> AsyncIterator[str]:
 @pytest.fixture
 def base(ws_url: str) -> str:
     return http_base(ws_url)
-
-
-def signup(username: str, email: str | None = None) -> dict[str, Any]:
-    return {"username": username, "email": email or f"{username}@example.com", "password": "secret"}
 
 
 def wrong(code: str, step: int = 1) -> str:
@@ -118,12 +106,12 @@ def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 
 # No in-process agent worker: these tests are over before its Redis receiver has settled, and
 # cancelling that receiver mid-start-up can hang the shutdown (infra/run_queue.py, not ours).
-SMALL_BODIES = settings(max_body_bytes=4096, agent_worker_in_server=False)
+SMALL_BODIES = with_settings(max_body_bytes=4096, agent_worker_in_server=False)
 
 
 def padded_signup(size: int) -> bytes:
     """A valid sign-up body of exactly `size` bytes (JSON allows leading whitespace)."""
-    body = json.dumps(signup("padded")).encode()
+    body = json.dumps(signup_fields("padded")).encode()
     assert len(body) <= size
     return b" " * (size - len(body)) + body
 
@@ -279,7 +267,7 @@ async def test_real_server_closes_sockets_that_never_initialise(
 # --- handshake timeout (WS_CONNECTION_INIT_TIMEOUT_S) -----------------------------------------
 
 
-@settings(ws_connection_init_timeout_s=0.5)
+@with_settings(ws_connection_init_timeout_s=0.5)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_socket_without_connection_init_is_closed_with_4408(
     ws_url: str, protocol: str
@@ -290,7 +278,7 @@ async def test_a_socket_without_connection_init_is_closed_with_4408(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
 
 
-@settings(ws_connection_init_timeout_s=0.5)
+@with_settings(ws_connection_init_timeout_s=0.5)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_an_initialised_socket_outlives_the_handshake_timeout(
     ws_url: str, protocol: str
@@ -304,22 +292,6 @@ async def test_an_initialised_socket_outlives_the_handshake_timeout(
 # --- GraphQL document caps on every door (HTTP POST is tested in test_graphql_transport) ----
 
 
-@pytest.fixture
-def health_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    import schema.account_query
-
-    calls: list[int] = []
-    real = getattr(schema.account_query, "infra_health")  # noqa: B009 (not re-exported)
-
-    async def counting(services: Any) -> dict[str, Any]:
-        calls.append(1)
-        result: dict[str, Any] = await real(services)
-        return result
-
-    monkeypatch.setattr(schema.account_query, "infra_health", counting)
-    return calls
-
-
 def aliases(count: int, field: str = "health { status }") -> str:
     return "{ " + " ".join(f"a{i}: {field}" for i in range(count)) + " }"
 
@@ -327,7 +299,7 @@ def aliases(count: int, field: str = "health { status }") -> str:
 TOO_DEEP = "{ health { status } inboxMessages { scheduleItem { subscribers { user { id } } } } }"
 
 
-@settings(graphql_max_depth=3, graphql_max_aliases=5, graphql_max_tokens=200)
+@with_settings(graphql_max_depth=3, graphql_max_aliases=5, graphql_max_tokens=200)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_caps_hold_over_websockets(
     api: Api, app: Any, ws_url: str, protocol: str, health_calls: list[int]
@@ -351,7 +323,7 @@ async def test_caps_hold_over_websockets(
     assert len(health_calls) == 5
 
 
-@settings(graphql_max_tokens=200)
+@with_settings(graphql_max_tokens=200)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_the_token_cap_holds_over_websockets(
     ws_url: str, protocol: str, health_calls: list[int]
@@ -373,7 +345,7 @@ async def test_the_token_cap_holds_over_websockets(
     assert health_calls == []
 
 
-@settings(graphql_max_aliases=5)
+@with_settings(graphql_max_aliases=5)
 async def test_caps_hold_over_get(api: Api, health_calls: list[int]) -> None:
     r = await api.client.get("/graphql", params={"query": aliases(6)})
     body = r.json()
@@ -381,7 +353,7 @@ async def test_caps_hold_over_get(api: Api, health_calls: list[int]) -> None:
     assert health_calls == []
 
 
-@settings(graphql_max_aliases=5)
+@with_settings(graphql_max_aliases=5)
 async def test_caps_apply_to_each_operation_of_a_batch(api: Api, health_calls: list[int]) -> None:
     r = await api.client.post("/graphql", json=[{"query": aliases(5)}, {"query": aliases(6)}])
     first, second = r.json()
@@ -390,7 +362,7 @@ async def test_caps_apply_to_each_operation_of_a_batch(api: Api, health_calls: l
     assert len(health_calls) == 5  # the refused operation ran nothing
 
 
-@settings(graphql_max_aliases=5)
+@with_settings(graphql_max_aliases=5)
 async def test_an_aliased_mutation_over_the_cap_signs_in_nobody(
     api: Api, argon2_calls: Any
 ) -> None:
@@ -402,7 +374,7 @@ async def test_an_aliased_mutation_over_the_cap_signs_in_nobody(
 
 # --- per-user caps on open streams (MAX_STREAMS_PER_USER) -------------------------------------
 
-TWO_STREAMS = settings(max_streams_per_user=2, agent_sse_keepalive_s=0.2)
+TWO_STREAMS = with_settings(max_streams_per_user=2, agent_sse_keepalive_s=0.2)
 
 
 def open_streams(app: Any, account: Account) -> int:
@@ -494,7 +466,7 @@ async def test_subscriptions_share_the_cap_with_sse(
     await wait_for(lambda: open_streams(app, ann) == 0)
 
 
-@settings(max_streams_per_user=1)
+@with_settings(max_streams_per_user=1)
 async def test_a_refused_subscription_holds_no_slot(api: Api, app: Any, ws_url: str) -> None:
     ann = await api.quick_user()
     async with gql_socket(ws_url, LEGACY_WS, auth_payload(ann.access_token)) as socket:
@@ -526,7 +498,7 @@ def comparisons(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-@settings(
+@with_settings(
     rate_limit_code_interval="100/minute",
     rate_limit_code_email_hourly="100/hour",
     rate_limit_verify_email="7/hour",
@@ -537,7 +509,7 @@ async def test_code_guesses_are_bounded_across_resends(
     """Each code allows 5 tries and a resend brings a fresh one, but the per-email verify
     limit caps the guesses of all codes together: after it, even the right code is 429."""
     email = "bob@example.com"
-    (await t.request_signup(**signup("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
     answers = []
     for round_ in range(5):
         if round_:
@@ -558,7 +530,7 @@ async def test_with_the_defaults_an_hour_allows_at_most_15_comparisons(
     """The defaults: 6 codes an hour (5 tries each) but 15 checks an hour per email."""
     services = app.state.services
     email = "bob@example.com"
-    (await Transport(api, "rest").request_signup(**signup("bob"))).expect_ok()
+    (await Transport(api, "rest").request_signup(**signup_fields("bob"))).expect_ok()
     for round_ in range(6):
         code = await mail.code_for(email, round_ + 1)
         for step in range(1, 6):
@@ -574,7 +546,7 @@ async def test_with_the_defaults_an_hour_allows_at_most_15_comparisons(
     assert len(comparisons) == 15
 
 
-@settings(rate_limit_verify_email="4/hour")  # alice's own sign-up spent one
+@with_settings(rate_limit_verify_email="4/hour")  # alice's own sign-up spent one
 async def test_recovery_and_signup_guesses_share_the_budget(
     t: Transport, api: Api, mail: MailSink
 ) -> None:
@@ -589,12 +561,12 @@ async def test_recovery_and_signup_guesses_share_the_budget(
     assert_rate_limited(await t.verify_signup(alice.email, "123456"), 3600)
 
 
-@settings(rate_limit_verify_email="3 per 2 seconds")
+@with_settings(rate_limit_verify_email="3 per 2 seconds")
 async def test_the_right_code_works_again_once_the_window_passed(
     t: Transport, mail: MailSink
 ) -> None:
     email = "bob@example.com"
-    (await t.request_signup(**signup("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
     code = await mail.code_for(email)
     for step in range(1, 4):
         (await t.verify_signup(email, wrong(code, step))).expect("UNAUTHENTICATED")
@@ -612,7 +584,7 @@ async def alice(api: Api) -> Account:
     return await api.sign_up("alice", "alice@example.com", password="alice password")
 
 
-@settings(rate_limit_login_email="3 per 15 minutes")
+@with_settings(rate_limit_login_email="3 per 15 minutes")
 async def test_sign_in_failures_count_across_transports(api: Api, alice: Account) -> None:
     rest, gql = Transport(api, "rest"), Transport(api, "graphql")
     (await rest.sign_in(alice.email, "wrong password")).expect("UNAUTHENTICATED")
@@ -622,7 +594,7 @@ async def test_sign_in_failures_count_across_transports(api: Api, alice: Account
     assert_rate_limited(await rest.sign_in(alice.email, alice.password), 900)
 
 
-@settings(rate_limit_login_email="2 per 2 seconds")
+@with_settings(rate_limit_login_email="2 per 2 seconds")
 async def test_sign_in_works_again_once_the_window_passed(t: Transport, alice: Account) -> None:
     for _ in range(2):
         (await t.sign_in(alice.email, "wrong password")).expect("UNAUTHENTICATED")
@@ -632,7 +604,7 @@ async def test_sign_in_works_again_once_the_window_passed(t: Transport, alice: A
     (await t.sign_in(alice.email, alice.password)).expect_ok()
 
 
-@settings(rate_limit_login_email="2 per 15 minutes")
+@with_settings(rate_limit_login_email="2 per 15 minutes")
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_sign_in_over_a_websocket_is_throttled_alike(
     api: Api, alice: Account, ws_url: str, protocol: str
@@ -668,14 +640,14 @@ def comparable(outcome: Any) -> Any:
     return outcome.ok, outcome.code, outcome.detail
 
 
-@settings(rate_limit_code_interval="100/minute")  # alice's own sign-up just had a code
+@with_settings(rate_limit_code_interval="100/minute")  # alice's own sign-up just had a code
 @pytest.mark.usefixtures("alice")
 async def test_signup_answers_alike_for_a_taken_and_a_free_email(
     t: Transport, argon2_calls: Any
 ) -> None:
     argon2_calls["hash"].clear()
-    taken = await t.request_signup(**signup("someone", "Alice@Example.com"))
-    free = await t.request_signup(**signup("someone", "Nobody@Example.com"))
+    taken = await t.request_signup(**signup_fields("someone", "Alice@Example.com"))
+    free = await t.request_signup(**signup_fields("someone", "Nobody@Example.com"))
     # Echoed alike (the domain normalised), whether or not the address has an account.
     assert taken.expect_ok() == {"email": "Alice@example.com"}
     assert free.expect_ok() == {"email": "Nobody@example.com"}
@@ -689,9 +661,9 @@ async def test_signup_answers_alike_for_a_taken_and_a_free_email(
     assert len(argon2_calls["hash"]) == 2
 
 
-@settings(rate_limit_code_interval="100/minute")
+@with_settings(rate_limit_code_interval="100/minute")
 async def test_resend_and_recovery_answer_alike_whoever_asks(t: Transport, alice: Account) -> None:
-    (await t.request_signup(**signup("pending"))).expect_ok()
+    (await t.request_signup(**signup_fields("pending"))).expect_ok()
     for kind in ("signup", "recovery"):
         answers = [
             comparable(await t.resend(email, kind))
@@ -705,7 +677,7 @@ async def test_resend_and_recovery_answer_alike_whoever_asks(t: Transport, alice
 async def test_sign_in_failures_are_alike_and_all_run_argon2(
     t: Transport, alice: Account, argon2_calls: Any
 ) -> None:
-    (await t.request_signup(**signup("pending"))).expect_ok()
+    (await t.request_signup(**signup_fields("pending"))).expect_ok()
     argon2_calls["verify"].clear()
     failures = [
         await t.sign_in(alice.email, "wrong password"),
@@ -728,7 +700,7 @@ async def test_sign_in_failures_are_alike_and_all_run_argon2(
     assert argon2.extract_parameters(verified[1]) == argon2.extract_parameters(user.password_hash)
 
 
-@settings(
+@with_settings(
     argon2_time_cost=2,
     argon2_memory_cost_kib=19456,
     rate_limit_login_email="1000 per 15 minutes",
@@ -759,7 +731,7 @@ async def test_email_search_reveals_only_exact_confirmed_matches(
     t: Transport, api: Api, alice: Account
 ) -> None:
     bob = await api.quick_user("bob")
-    (await t.request_signup(**signup("pending"))).expect_ok()
+    (await t.request_signup(**signup_fields("pending"))).expect_ok()
     assert [u["id"] for u in (await t.search_users(bob.access_token, "ALICE@example.com")).data]
     probes = [
         "alice@example.co",

@@ -16,9 +16,9 @@ from ag_ui.core import UserMessage
 from agent_runtime.chat_model import ModelRequest
 from agent_runtime.openai_model import to_openai_messages
 from models import AgentThread
-from tests.support.agent import http_base, new_thread, read_sse, run_input
+from tests.support.agent import http_base, new_thread, run_agent, run_input
 from tests.support.calendar_api import problem
-from tests.support.client import API, Account, Api, gql_code
+from tests.support.client import Account, Api, gql_code
 from tests.support.fake_openai import FakeOpenAI, fake_model_settings
 from tests.support.live_server import live_server
 
@@ -50,12 +50,6 @@ def with_parts(thread_id: str, *parts: dict[str, Any]) -> dict[str, Any]:
 
 def image(source: dict[str, Any]) -> dict[str, Any]:
     return {"type": "image", "source": source}
-
-
-async def run_agent(base: str, account: Account, body: dict[str, Any]) -> list[Event]:
-    read = await read_sse(f"{base}{API}/agent", account.auth, method="POST", json_body=body)
-    assert read.status == 200, read.raw
-    return [e.data for e in read.events]
 
 
 def text_of(events: list[Event]) -> str:

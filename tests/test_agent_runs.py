@@ -15,7 +15,6 @@ import pytest
 
 from agent_runtime.tool_specs import CREATE_SCHEDULE_ITEM, NAVIGATE_ROUTE
 from models import AgentMessage, AgentRun, AgentThread
-from models.agent import UNFINISHED
 from tests.support.agent import (
     TERMINAL,
     ScriptedModel,
@@ -29,6 +28,7 @@ from tests.support.agent import (
     text_turn,
     tool_turn,
     user_message,
+    wait_idle,
 )
 from tests.support.calendar_api import instant, problem
 from tests.support.client import Account, Api, gql_code
@@ -107,15 +107,6 @@ def invalid(response: httpx.Response) -> dict[str, Any]:
 def gql_error(body: dict[str, Any], code: str, field: str) -> None:
     assert gql_code(body) == code, body
     assert (body.get("data") or {}).get(field) is None, body
-
-
-async def wait_idle(thread_id: str, seconds: float = 10.0) -> None:
-    """Until no run of the thread is queued or running."""
-    async with asyncio.timeout(seconds):
-        while True:
-            if not await AgentRun.filter(thread_id=thread_id, status__in=UNFINISHED).exists():
-                return
-            await asyncio.sleep(0.01)
 
 
 async def owned_thread_of(api: Api, owner: Account) -> tuple[str, dict[str, Any]]:

@@ -35,6 +35,7 @@ from tests.support.agent_stream import (
     read_run,
     split_runs,
     sse_connection,
+    streams_of,
     wait_for,
 )
 from tests.support.client import API, Account, Api
@@ -42,7 +43,7 @@ from tests.support.live_server import (
     PROTOCOLS,
     GqlSocket,
     auth_payload,
-    error_code,
+    expect_error,
     gql_socket,
     live_server,
 )
@@ -95,10 +96,6 @@ def base(ws_url: str) -> str:
 @pytest.fixture
 async def ann(api: Api) -> Account:
     return await api.quick_user("ann")
-
-
-def streams_of(app: Any) -> Any:
-    return app.state.services.streams
 
 
 async def run_over(run_id: str) -> bool:
@@ -449,15 +446,6 @@ async def _gql_run(socket: GqlSocket, op: str) -> list[dict[str, Any]]:
     return items
 
 
-async def _gql_error(socket: GqlSocket, op: str) -> str:
-    event = await socket.event(op)
-    code = error_code(event)
-    if event.kind == "next":
-        assert event.data is None, event
-        assert (await socket.event(op)).kind == "complete"
-    return code
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_graphql_agent_events_are_the_sse_events(
     api: Api, ann: Account, base: str, ws_url: str, model: ScriptedModel, protocol: str
@@ -494,13 +482,13 @@ async def test_graphql_agent_events_refuses_bad_requests(
     thread, _ = await first_run(api, ann, base)
     async with gql_socket(ws_url, protocol, auth_payload(bob.access_token)) as socket:
         op = await socket.subscribe(AGENT_EVENTS, {"t": thread})
-        assert await _gql_error(socket, op) == "FORBIDDEN"
+        assert await expect_error(socket, op) == "FORBIDDEN"
         op = await socket.subscribe(AGENT_EVENTS, {"t": "not-a-uuid"})
-        assert await _gql_error(socket, op) == "BAD_USER_INPUT"
+        assert await expect_error(socket, op) == "BAD_USER_INPUT"
     async with gql_socket(ws_url, protocol, auth_payload(ann.access_token)) as socket:
         for value in ("abc", "1-", "1-2-3", "١-0", f"{2**64}-0"):
             op = await socket.subscribe(AGENT_EVENTS, {"t": thread, "a": value})
-            assert await _gql_error(socket, op) == "BAD_USER_INPUT", value
+            assert await expect_error(socket, op) == "BAD_USER_INPUT", value
         op = await socket.subscribe(AGENT_EVENTS, {"t": thread, "a": "0-0"})
         assert (await _gql_run(socket, op))[0]["type"] == "RUN_STARTED"
         await socket.stop(op)

@@ -18,9 +18,9 @@ from ag_ui.core import UserMessage
 
 from agent_runtime.chat_model import ModelRequest, ReasoningDelta, TextDelta, UsageReport
 from agent_runtime.openai_model import OpenAIChatModel
-from tests.support.agent import http_base, new_thread, read_sse, run_input, user_message
+from tests.support.agent import http_base, new_thread, run_agent, run_input, user_message
 from tests.support.agui_node import verify_runs
-from tests.support.client import API, Account, Api
+from tests.support.client import Account, Api
 from tests.support.fake_openai import FakeOpenAI, ScriptedToolCall, fake_model_settings
 from tests.support.live_server import live_server
 
@@ -46,13 +46,6 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 async def base(app: Any) -> AsyncIterator[str]:
     async with live_server(app) as ws_url:
         yield http_base(ws_url)
-
-
-async def run_agent(base: str, account: Account, body: dict[str, Any]) -> list[Event]:
-    """`POST /agent`: the events of the one run it starts, as the client received them."""
-    read = await read_sse(f"{base}{API}/agent", account.auth, method="POST", json_body=body)
-    assert read.status == 200, read.raw
-    return [e.data for e in read.events]
 
 
 def types(events: list[Event]) -> list[str]:

@@ -24,7 +24,13 @@ from redis.asyncio import Redis
 from tests.support.agent import SseEvent, read_sse, run_input, runs_done
 from tests.support.backend import detect
 from tests.support.multiprocess import fresh_database, servers, shared_env, sign_up
-from tests.support.server_process import ServerProcess, child_env, run_cli, runtime_api_command
+from tests.support.server_process import (
+    ServerProcess,
+    child_env,
+    run_cli,
+    runtime_api_command,
+    stop_process,
+)
 
 BACKEND = detect()
 pytestmark = pytest.mark.skipif(
@@ -71,13 +77,7 @@ def running_worker(cwd: Path, env: dict[str, str], name: str) -> Iterator[Worker
             worker.wait_ready()
             yield worker
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process)
 
 
 @contextlib.asynccontextmanager

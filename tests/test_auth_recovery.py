@@ -12,7 +12,7 @@ import pytest
 from models import AuthSession, User, VerificationCode
 from tests.support.client import Account, Api
 from tests.support.mail import MailSink
-from tests.support.transports import TRANSPORTS, Transport
+from tests.support.transports import Transport
 
 NEW_PASSWORD = "brand new password"
 
@@ -25,11 +25,6 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
         "rate_limit_code_email_hourly": "100/hour",
         **getattr(request, "param", {}),
     }
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 @pytest.fixture

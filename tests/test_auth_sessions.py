@@ -16,14 +16,9 @@ import pytest
 from config import Settings
 from models import AuthSession, PendingSignup, RefreshToken, User
 from tests.support.client import Account, Api
-from tests.support.transports import TRANSPORTS, Transport, rest_outcome
+from tests.support.transports import Transport, rest_outcome
 
 SESSION_KEYS = {"access_token", "refresh_token", "expires_in", "token_type", "user"}
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 @pytest.fixture

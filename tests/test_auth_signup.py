@@ -13,7 +13,7 @@ import pytest
 from models import AuthSession, PendingSignup, User, VerificationCode
 from tests.support.client import Api
 from tests.support.mail import MailSink
-from tests.support.transports import TRANSPORTS, Transport
+from tests.support.transports import Transport
 
 # Resending right after a sign-up request is the point of several tests here; the 60 s interval
 # itself is covered in test_rate_limits.py.
@@ -23,11 +23,6 @@ FREE_CODES = {"rate_limit_code_interval": "100/minute", "rate_limit_code_email_h
 @pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {**FREE_CODES, **getattr(request, "param", {})}
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 def signup_body(username: str = "alice", **extra: Any) -> dict[str, Any]:

@@ -35,10 +35,9 @@ from models import (
     User,
     VerificationCode,
 )
-from models.agent import UNFINISHED
 from models.friends import pair_key
 from resolvers.sessions import open_session
-from tests.support.agent import ScriptedModel, new_thread, run_input
+from tests.support.agent import ScriptedModel, new_thread, run_input, wait_idle
 from tests.support.calendar_api import create_item, ok, send_request, share
 from tests.support.client import Account, Api
 
@@ -132,14 +131,6 @@ async def test_concurrent_requests_in_both_directions_leave_one_pending(
 # --- agent runs ------------------------------------------------------------------------------
 
 START = "mutation($input: JSON!) { startAgentRun(input: $input) { taskId threadId runId created } }"
-
-
-async def wait_idle(thread_id: str, seconds: float = 10.0) -> None:
-    async with asyncio.timeout(seconds):
-        while True:
-            if not await AgentRun.filter(thread_id=thread_id, status__in=UNFINISHED).exists():
-                return
-            await asyncio.sleep(0.01)
 
 
 async def test_fifty_concurrent_identical_starts_over_both_doors_make_one_run(

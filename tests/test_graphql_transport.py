@@ -22,23 +22,6 @@ def codes(body: dict[str, Any]) -> set[str | None]:
     return {(e.get("extensions") or {}).get("code") for e in body.get("errors") or []}
 
 
-@pytest.fixture
-def health_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts runs of the `health` resolver, to show that a rejected document never ran."""
-    import schema.account_query
-
-    calls: list[int] = []
-    real = getattr(schema.account_query, "infra_health")  # noqa: B009 (not re-exported)
-
-    async def counting(services: Any) -> dict[str, Any]:
-        calls.append(1)
-        result: dict[str, Any] = await real(services)
-        return result
-
-    monkeypatch.setattr(schema.account_query, "infra_health", counting)
-    return calls
-
-
 async def post(api: Api, body: Any, **headers: str) -> httpx.Response:
     return await api.client.post("/graphql", json=body, headers=headers)
 

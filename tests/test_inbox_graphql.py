@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.support.client import Account, Api, gql_code
+from tests.support.graphql_calls import gql_error_code, gql_ok, operation
 
 USER = "{ id username }"
 MESSAGE_FIELDS = (
@@ -16,55 +17,41 @@ MESSAGE_FIELDS = (
 )
 
 
-def _op(head: str, call: str, fields: str = "") -> str:
-    return f"{head} {{ {call} {{ {fields} }} }}" if fields else f"{head} {{ {call} }}"
-
-
-INBOX = _op("query($status: InboxStatus)", "inboxMessages(status: $status)", MESSAGE_FIELDS)
-ACCEPT = _op(
+INBOX = operation("query($status: InboxStatus)", "inboxMessages(status: $status)", MESSAGE_FIELDS)
+ACCEPT = operation(
     "mutation($id: ID!, $input: AcceptInboxMessageInput)",
     "acceptInboxMessage(id: $id, input: $input)",
     MESSAGE_FIELDS,
 )
-ACCEPT_WITHOUT_INPUT = _op("mutation($id: ID!)", "acceptInboxMessage(id: $id)", MESSAGE_FIELDS)
-DISMISS = _op("mutation($id: ID!)", "dismissInboxMessage(id: $id)", MESSAGE_FIELDS)
-SEND_REQUEST = _op(
+ACCEPT_WITHOUT_INPUT = operation(
+    "mutation($id: ID!)", "acceptInboxMessage(id: $id)", MESSAGE_FIELDS
+)
+DISMISS = operation("mutation($id: ID!)", "dismissInboxMessage(id: $id)", MESSAGE_FIELDS)
+SEND_REQUEST = operation(
     "mutation($input: SendFriendRequestInput!)", "sendFriendRequest(input: $input)", "id"
 )
-CREATE = _op(
+CREATE = operation(
     "mutation($input: CreateScheduleItemInput!)",
     "createScheduleItem(input: $input)",
     "id title",
 )
-SHARE = _op(
+SHARE = operation(
     "mutation($id: ID!, $input: ShareScheduleItemInput!)",
     "shareScheduleItem(id: $id, input: $input)",
     "message",
 )
-DELETE = _op("mutation($id: ID!)", "deleteScheduleItem(id: $id)")
-ITEM = _op(
+DELETE = operation("mutation($id: ID!)", "deleteScheduleItem(id: $id)")
+ITEM = operation(
     "query($id: ID!)",
     "scheduleItem(id: $id)",
     f"id permission subscribers {{ permission user {USER} }}",
 )
-ITEMS = _op("query", "scheduleItems", "id permission")
+ITEMS = operation("query", "scheduleItems", "id permission")
 ALL = {"permissionView": True, "permissionInvite": True, "permissionEdit": True}
 
 
-async def ok(api: Api, query: str, variables: dict[str, Any], who: Account) -> Any:
-    body = await api.gql(query, variables, who.access_token)
-    assert "errors" not in body, body
-    return next(iter(body["data"].values()))
-
-
-async def code(api: Api, query: str, variables: dict[str, Any], who: Account | None) -> str | None:
-    body = await api.gql(query, variables, who.access_token if who else None)
-    assert body.get("data") is None or next(iter(body["data"].values())) is None, body
-    return gql_code(body)
-
-
 async def inbox(api: Api, who: Account, status: str | None = None) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = await ok(api, INBOX, {"status": status}, who)
+    messages: list[dict[str, Any]] = await gql_ok(api, INBOX, {"status": status}, who)
     return messages
 
 
@@ -73,14 +60,14 @@ async def invite(
 ) -> tuple[str, dict[str, Any]]:
     """`owner` creates an item and shares it with `to`: (item id, the invitation)."""
     values = {"title": title, "startAt": "2026-03-01T09:00:00Z"}
-    item = await ok(api, CREATE, {"input": values}, owner)
+    item = await gql_ok(api, CREATE, {"input": values}, owner)
     grant = {
         "email": to.email,
         "permissionView": bool(bits & 1),
         "permissionInvite": bool(bits & 2),
         "permissionEdit": bool(bits & 4),
     }
-    await ok(api, SHARE, {"id": item["id"], "input": grant}, owner)
+    await gql_ok(api, SHARE, {"id": item["id"], "input": grant}, owner)
     (message,) = [
         m for m in await inbox(api, to) if (m["scheduleItem"] or {}).get("id") == item["id"]
     ]
@@ -88,7 +75,7 @@ async def invite(
 
 
 async def befriend_request(api: Api, sender: Account, to: Account) -> None:
-    await ok(api, SEND_REQUEST, {"input": {"targetUserId": to.id, "content": "hello"}}, sender)
+    await gql_ok(api, SEND_REQUEST, {"input": {"targetUserId": to.id, "content": "hello"}}, sender)
 
 
 async def test_every_inbox_operation_needs_a_token(api: Api) -> None:
@@ -98,7 +85,7 @@ async def test_every_inbox_operation_needs_a_token(api: Api) -> None:
         (ACCEPT, {"id": some_id}),
         (DISMISS, {"id": some_id}),
     ):
-        assert await code(api, query, variables, None) == "UNAUTHENTICATED", query
+        assert await gql_error_code(api, query, variables, None) == "UNAUTHENTICATED", query
 
 
 async def test_inbox_lists_the_callers_messages_newest_first_with_nested_objects(
@@ -138,8 +125,8 @@ async def test_inbox_filters_by_status(api: Api) -> None:
     _, accepted = await invite(api, bob, ann)
     _, dismissed = await invite(api, cat, ann)
     _, pending = await invite(api, dan, ann)
-    await ok(api, ACCEPT, {"id": accepted["id"]}, ann)
-    await ok(api, DISMISS, {"id": dismissed["id"]}, ann)
+    await gql_ok(api, ACCEPT, {"id": accepted["id"]}, ann)
+    await gql_ok(api, DISMISS, {"id": dismissed["id"]}, ann)
 
     def ids(messages: list[dict[str, Any]]) -> list[str]:
         return [m["id"] for m in messages]
@@ -171,19 +158,19 @@ async def test_accept_grants_the_invitations_bits_intersected_with_the_asked_one
     for granted, asked, expected in cases:
         item_id, message = await invite(api, bob, ann, bits=granted)
         if asked is None:
-            accepted = await ok(api, ACCEPT_WITHOUT_INPUT, {"id": message["id"]}, ann)
+            accepted = await gql_ok(api, ACCEPT_WITHOUT_INPUT, {"id": message["id"]}, ann)
         else:
-            accepted = await ok(api, ACCEPT, {"id": message["id"], "input": asked}, ann)
+            accepted = await gql_ok(api, ACCEPT, {"id": message["id"], "input": asked}, ann)
 
         assert accepted["id"] == message["id"], (granted, asked)
         assert accepted["status"] == "ACCEPTED" and accepted["isRead"] is True
         assert accepted["scheduleItem"]["permission"] == expected, (granted, asked)
-        seen = await ok(api, ITEM, {"id": item_id}, ann)
+        seen = await gql_ok(api, ITEM, {"id": item_id}, ann)
         assert seen["permission"] == expected, (granted, asked)
         assert seen["subscribers"] == [
             {"permission": expected, "user": {"id": ann.id, "username": ann.username}}
         ]
-    assert sorted(i["permission"] for i in await ok(api, ITEMS, {}, ann)) == [1, 1, 1, 3, 5, 7]
+    assert sorted(i["permission"] for i in await gql_ok(api, ITEMS, {}, ann)) == [1, 1, 1, 3, 5, 7]
 
 
 async def test_accept_needs_at_least_the_view_bit(api: Api) -> None:
@@ -191,9 +178,9 @@ async def test_accept_needs_at_least_the_view_bit(api: Api) -> None:
     item_id, message = await invite(api, bob, ann, bits=7)
     variables = {"id": message["id"], "input": {**ALL, "permissionView": False}}
 
-    assert await code(api, ACCEPT, variables, ann) == "BAD_USER_INPUT"
+    assert await gql_error_code(api, ACCEPT, variables, ann) == "BAD_USER_INPUT"
     assert [m["status"] for m in await inbox(api, ann)] == ["PENDING"]
-    assert await ok(api, ITEM, {"id": item_id}, ann) is None
+    assert await gql_ok(api, ITEM, {"id": item_id}, ann) is None
 
 
 async def test_accept_is_only_for_a_pending_calendar_invitation(api: Api) -> None:
@@ -204,12 +191,14 @@ async def test_accept_is_only_for_a_pending_calendar_invitation(api: Api) -> Non
     await befriend_request(api, cat, ann)
     friend_request = (await inbox(api, ann))[0]
     assert friend_request["messageType"] == "FRIEND_REQUEST"
-    await ok(api, ACCEPT, {"id": accepted["id"]}, ann)
-    await ok(api, DISMISS, {"id": dismissed["id"]}, ann)
-    await ok(api, DELETE, {"id": deleted_item}, bob)
+    await gql_ok(api, ACCEPT, {"id": accepted["id"]}, ann)
+    await gql_ok(api, DISMISS, {"id": dismissed["id"]}, ann)
+    await gql_ok(api, DELETE, {"id": deleted_item}, bob)
 
     for message in (friend_request, accepted, dismissed, orphaned):
-        assert await code(api, ACCEPT, {"id": message["id"]}, ann) == "BAD_REQUEST", message
+        assert await gql_error_code(api, ACCEPT, {"id": message["id"]}, ann) == "BAD_REQUEST", (
+            message
+        )
     statuses = {m["id"]: m["status"] for m in await inbox(api, ann)}
     assert statuses == {
         friend_request["id"]: "PENDING",
@@ -225,11 +214,11 @@ async def test_accept_and_dismiss_are_not_found_for_messages_of_others(api: Api)
 
     for mutation in (ACCEPT, DISMISS):
         for who in (bob, eve):  # the sender and a stranger
-            assert await code(api, mutation, {"id": message["id"]}, who) == "NOT_FOUND"
+            assert await gql_error_code(api, mutation, {"id": message["id"]}, who) == "NOT_FOUND"
         for unknown in (str(uuid.uuid4()), "not-an-id"):
-            assert await code(api, mutation, {"id": unknown}, ann) == "NOT_FOUND"
+            assert await gql_error_code(api, mutation, {"id": unknown}, ann) == "NOT_FOUND"
     assert [m["status"] for m in await inbox(api, ann)] == ["PENDING"]
-    assert await ok(api, ITEMS, {}, eve) == []
+    assert await gql_ok(api, ITEMS, {}, eve) == []
 
 
 async def test_dismiss_closes_a_pending_message(api: Api) -> None:
@@ -239,20 +228,20 @@ async def test_dismiss_closes_a_pending_message(api: Api) -> None:
     friend_request = (await inbox(api, ann))[0]
 
     for message in (invitation, friend_request):
-        dismissed = await ok(api, DISMISS, {"id": message["id"]}, ann)
+        dismissed = await gql_ok(api, DISMISS, {"id": message["id"]}, ann)
         assert dismissed["id"] == message["id"]
         assert dismissed["status"] == "DISMISSED" and dismissed["isRead"] is True
-        assert await code(api, DISMISS, {"id": message["id"]}, ann) == "BAD_REQUEST"
+        assert await gql_error_code(api, DISMISS, {"id": message["id"]}, ann) == "BAD_REQUEST"
 
-    assert await ok(api, ITEM, {"id": item_id}, ann) is None  # nothing was subscribed
-    assert await ok(api, ITEMS, {}, ann) == []
-    assert await code(api, ACCEPT, {"id": invitation["id"]}, ann) == "BAD_REQUEST"
+    assert await gql_ok(api, ITEM, {"id": item_id}, ann) is None  # nothing was subscribed
+    assert await gql_ok(api, ITEMS, {}, ann) == []
+    assert await gql_error_code(api, ACCEPT, {"id": invitation["id"]}, ann) == "BAD_REQUEST"
 
 
 async def test_an_accepted_message_cannot_be_dismissed(api: Api) -> None:
     ann, bob = await api.quick_user(), await api.quick_user()
     item_id, message = await invite(api, bob, ann, bits=3)
-    await ok(api, ACCEPT, {"id": message["id"], "input": ALL}, ann)
+    await gql_ok(api, ACCEPT, {"id": message["id"], "input": ALL}, ann)
 
-    assert await code(api, DISMISS, {"id": message["id"]}, ann) == "BAD_REQUEST"
-    assert (await ok(api, ITEM, {"id": item_id}, ann))["permission"] == 3
+    assert await gql_error_code(api, DISMISS, {"id": message["id"]}, ann) == "BAD_REQUEST"
+    assert (await gql_ok(api, ITEM, {"id": item_id}, ann))["permission"] == 3

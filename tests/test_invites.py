@@ -11,7 +11,7 @@ from models import Invitation, InviteCode, PendingSignup, User
 from resolvers.account_inputs import INVITE_ALPHABET
 from tests.support.client import Account, Api
 from tests.support.mail import MailSink
-from tests.support.transports import TRANSPORTS, Transport
+from tests.support.transports import Transport
 
 MY_CODE = "query { me { inviteCode } }"
 CREATE = """mutation($maxUses: Int, $expiresAt: DateTime) {
@@ -19,11 +19,6 @@ CREATE = """mutation($maxUses: Int, $expiresAt: DateTime) {
     code maxUses uses expiresAt disabled
   }
 }"""
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 @pytest.fixture

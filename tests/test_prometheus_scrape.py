@@ -34,7 +34,13 @@ import pytest
 from tests.support.agent import new_thread, run_input
 from tests.support.backend import detect
 from tests.support.multiprocess import fresh_database, shared_env, sign_up
-from tests.support.server_process import ServerProcess, free_port, run_cli, running_server
+from tests.support.server_process import (
+    ServerProcess,
+    free_port,
+    run_cli,
+    running_server,
+    stop_process,
+)
 from tests.test_agent_workers import running_worker
 
 BACKEND = detect()
@@ -155,12 +161,7 @@ def running_prometheus(binary: str, root: Path, config: str) -> Iterator[Prometh
             prometheus.wait_ready()
             yield prometheus
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 @dataclass

@@ -11,29 +11,13 @@ import pytest
 from models import PendingSignup, User, VerificationCode
 from tests.support.client import Account, Api
 from tests.support.mail import MailSink
-from tests.support.transports import SESSION_FIELDS, TRANSPORTS, Transport
-
-
-def limits(**values: str) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
+from tests.support.settings_marks import with_settings
+from tests.support.transports import SESSION_FIELDS, Transport, signup_fields
 
 
 @pytest.fixture
 async def alice(api: Api) -> Account:
     return await api.sign_up("alice", "alice@example.com", password="alice password")
-
-
-def signup(username: str, email: str | None = None) -> dict[str, Any]:
-    return {
-        "username": username,
-        "email": email or f"{username}@example.com",
-        "password": "secret",
-    }
 
 
 def assert_rate_limited(outcome: Any, at_most: int) -> None:
@@ -50,17 +34,17 @@ def assert_rate_limited(outcome: Any, at_most: int) -> None:
 
 
 async def test_second_code_within_60_s_is_429(t: Transport, app: Any, mail: MailSink) -> None:
-    (await t.request_signup(**signup("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
     await mail.wait_for("bob@example.com")
     assert_rate_limited(await t.resend("bob@example.com"), at_most=60)
     # Per email, case-insensitively; a new request for it is refused too, and changes nothing.
     assert_rate_limited(await t.resend("BOB@Example.com"), 60)
-    assert_rate_limited(await t.request_signup(**signup("bobby", "Bob@example.com")), 60)
+    assert_rate_limited(await t.request_signup(**signup_fields("bobby", "Bob@example.com")), 60)
     assert (await PendingSignup.get(email_key="bob@example.com")).username == "bob"
     await app.state.services.mail.drain()
     assert len(mail.to("bob@example.com")) == 1  # no second code went out
     # Another email is not affected.
-    (await t.request_signup(**signup("carol"))).expect_ok()
+    (await t.request_signup(**signup_fields("carol"))).expect_ok()
 
 
 @pytest.mark.usefixtures("alice")
@@ -80,14 +64,14 @@ async def test_known_and_unknown_emails_are_limited_alike(
     (await t.resend("nobody@example.com", "recovery")).expect_ok()
     assert_rate_limited(await t.resend("nobody@example.com", "recovery"), 60)
     # The notice to a confirmed address counts as its sign-up code.
-    assert_rate_limited(await t.request_signup(**signup("other", "alice@example.com")), 60)
+    assert_rate_limited(await t.request_signup(**signup_fields("other", "alice@example.com")), 60)
     await app.state.services.mail.drain()
     assert len(mail.messages) == 1  # alice's own sign-up code
 
 
-@limits(rate_limit_code_interval="100/minute", rate_limit_code_email_hourly="2/hour")
+@with_settings(rate_limit_code_interval="100/minute", rate_limit_code_email_hourly="2/hour")
 async def test_hourly_cap_per_email(t: Transport) -> None:
-    (await t.request_signup(**signup("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
     (await t.resend("bob@example.com")).expect_ok()
     assert_rate_limited(await t.resend("bob@example.com"), 3600)
     # Across types: the hourly cap is per email.
@@ -95,29 +79,29 @@ async def test_hourly_cap_per_email(t: Transport) -> None:
     (await t.resend("carol@example.com")).expect_ok()
 
 
-@limits(rate_limit_code_ip_hourly="2/hour")
+@with_settings(rate_limit_code_ip_hourly="2/hour")
 async def test_hourly_cap_per_ip(t: Transport) -> None:
     (await t.resend("a@example.com")).expect_ok()
-    (await t.request_signup(**signup("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
     assert_rate_limited(await t.resend("c@example.com"), 3600)
-    assert_rate_limited(await t.request_signup(**signup("dave")), 3600)
+    assert_rate_limited(await t.request_signup(**signup_fields("dave")), 3600)
     assert not await PendingSignup.filter(username="dave").exists()
 
 
-@limits(rate_limit_signup_ip="2/hour")
+@with_settings(rate_limit_signup_ip="2/hour")
 async def test_signup_requests_per_ip(t: Transport) -> None:
-    (await t.request_signup(**signup("bob"))).expect_ok()
-    (await t.request_signup(**signup("carol"))).expect_ok()
-    assert_rate_limited(await t.request_signup(**signup("dave")), 3600)
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("carol"))).expect_ok()
+    assert_rate_limited(await t.request_signup(**signup_fields("dave")), 3600)
     assert not await PendingSignup.filter(username="dave").exists()
 
 
 # --- verify --------------------------------------------------------------------------------
 
 
-@limits(rate_limit_verify_email="3/hour")
+@with_settings(rate_limit_verify_email="3/hour")
 async def test_verify_attempts_per_email(t: Transport, mail: MailSink) -> None:
-    (await t.request_signup(**signup("bob"))).expect_ok()
+    (await t.request_signup(**signup_fields("bob"))).expect_ok()
     code = await mail.code_for("bob@example.com")
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(3):
@@ -126,7 +110,7 @@ async def test_verify_attempts_per_email(t: Transport, mail: MailSink) -> None:
     assert not await User.filter(email_key="bob@example.com").exists()
 
 
-@limits(rate_limit_verify_ip="2/hour")
+@with_settings(rate_limit_verify_ip="2/hour")
 async def test_verify_attempts_per_ip(t: Transport) -> None:
     (await t.verify_signup("a@example.com", "123456")).expect("UNAUTHENTICATED")
     (await t.verify_recovery("b@example.com", "123456", "new password")).expect("UNAUTHENTICATED")
@@ -136,7 +120,7 @@ async def test_verify_attempts_per_ip(t: Transport) -> None:
 # --- sign-in -------------------------------------------------------------------------------
 
 
-@limits(rate_limit_login_email="3 per 15 minutes")
+@with_settings(rate_limit_login_email="3 per 15 minutes")
 @pytest.mark.usefixtures("alice")
 async def test_repeated_sign_in_failures_per_email(t: Transport) -> None:
     for _ in range(3):
@@ -148,14 +132,14 @@ async def test_repeated_sign_in_failures_per_email(t: Transport) -> None:
     (await t.sign_in("bob@example.com", "wrong password")).expect("UNAUTHENTICATED")
 
 
-@limits(rate_limit_login_email="3 per 15 minutes")
+@with_settings(rate_limit_login_email="3 per 15 minutes")
 async def test_unknown_email_is_limited_alike(t: Transport) -> None:
     for _ in range(3):
         (await t.sign_in("nobody@example.com", "wrong password")).expect("UNAUTHENTICATED")
     assert_rate_limited(await t.sign_in("nobody@example.com", "wrong password"), 900)
 
 
-@limits(rate_limit_login_email="3 per 15 minutes")
+@with_settings(rate_limit_login_email="3 per 15 minutes")
 @pytest.mark.usefixtures("alice")
 async def test_successes_do_not_count_and_end_a_run_of_failures(t: Transport) -> None:
     for _ in range(4):
@@ -168,7 +152,7 @@ async def test_successes_do_not_count_and_end_a_run_of_failures(t: Transport) ->
     assert_rate_limited(await t.sign_in("alice@example.com", "alice password"), 900)
 
 
-@limits(rate_limit_login_ip="3 per 15 minutes")
+@with_settings(rate_limit_login_ip="3 per 15 minutes")
 @pytest.mark.usefixtures("alice")
 async def test_repeated_sign_in_failures_per_ip(t: Transport) -> None:
     for name in ("a", "b", "c"):
@@ -192,7 +176,7 @@ def codes_by_alias(body: dict[str, Any], count: int) -> list[str | None]:
     return [by_alias.get(f"a{i}") for i in range(count)]
 
 
-@limits(rate_limit_login_email="3 per 15 minutes")
+@with_settings(rate_limit_login_email="3 per 15 minutes")
 @pytest.mark.usefixtures("alice")
 async def test_aliased_sign_in_guesses_do_not_multiply(api: Api) -> None:
     """`signIn` returns `Session!`: the first failing alias nulls the whole result and the
@@ -213,7 +197,7 @@ async def test_aliased_sign_in_guesses_do_not_multiply(api: Api) -> None:
     assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 900
 
 
-@limits(rate_limit_login_ip="3 per 15 minutes")
+@with_settings(rate_limit_login_ip="3 per 15 minutes")
 @pytest.mark.usefixtures("alice")
 async def test_aliased_sign_ins_count_one_by_one(api: Api) -> None:
     right = '{email: "alice@example.com", password: "alice password"}'
@@ -222,12 +206,12 @@ async def test_aliased_sign_ins_count_one_by_one(api: Api) -> None:
     assert body["errors"][0]["extensions"]["retryAfter"] >= 1
 
 
-@limits(rate_limit_verify_ip="3/hour", rate_limit_code_interval="100/minute")
+@with_settings(rate_limit_verify_ip="3/hour", rate_limit_code_interval="100/minute")
 async def test_aliased_verifications_count_one_by_one(api: Api, mail: MailSink) -> None:
     names = ["usr0", "usr1", "usr2", "usr3"]
     inputs = []
     for name in names:
-        r = await api.rest("POST", "/auth/verifications", json=signup(name))
+        r = await api.rest("POST", "/auth/verifications", json=signup_fields(name))
         assert r.status_code == 202
         code = await mail.code_for(f"{name}@example.com")
         inputs.append(f'{{email: "{name}@example.com", token: "{code}"}}')
@@ -240,7 +224,7 @@ async def test_aliased_verifications_count_one_by_one(api: Api, mail: MailSink) 
 
 
 async def test_aliased_code_guesses_do_not_multiply(api: Api, mail: MailSink) -> None:
-    await api.rest("POST", "/auth/verifications", json=signup("bob"))
+    await api.rest("POST", "/auth/verifications", json=signup_fields("bob"))
     code = await mail.code_for("bob@example.com")
     guesses = [f"{(int(code) + i) % 1_000_000:06d}" for i in range(1, 6)]
     inputs = [f'{{email: "bob@example.com", token: "{g}"}}' for g in guesses]
@@ -270,7 +254,7 @@ BATCHED_SIGN_IN = {
 }
 
 
-@limits(rate_limit_login_email="3 per 15 minutes")
+@with_settings(rate_limit_login_email="3 per 15 minutes")
 @pytest.mark.usefixtures("alice")
 async def test_batched_sign_ins_count_one_by_one(api: Api) -> None:
     """The operations of a batch run concurrently: each must be counted before its password is
@@ -281,9 +265,9 @@ async def test_batched_sign_ins_count_one_by_one(api: Api) -> None:
     assert sorted(codes) == ["RATE_LIMITED"] * 3 + ["UNAUTHENTICATED"] * 3
 
 
-@limits(rate_limit_verify_email="3/hour")
+@with_settings(rate_limit_verify_email="3/hour")
 async def test_batched_code_guesses_count_one_by_one(api: Api, mail: MailSink) -> None:
-    await api.rest("POST", "/auth/verifications", json=signup("bob"))
+    await api.rest("POST", "/auth/verifications", json=signup_fields("bob"))
     code = await mail.code_for("bob@example.com")
     operation = {
         "query": "mutation($t: String!) { verifySignup(input: "

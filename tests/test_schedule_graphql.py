@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from models import ScheduleSubscription
-from tests.support.client import Account, Api, gql_code
+from tests.support.client import Account, Api
+from tests.support.graphql_calls import gql_error_code, gql_ok, operation
 
 USER = "{ id username }"
 ITEM_FIELDS = (
@@ -17,64 +18,48 @@ ITEM_FIELDS = (
 )
 
 
-def _op(head: str, call: str, fields: str = "") -> str:
-    return f"{head} {{ {call} {{ {fields} }} }}" if fields else f"{head} {{ {call} }}"
-
-
-CREATE = _op(
+CREATE = operation(
     "mutation($input: CreateScheduleItemInput!)", "createScheduleItem(input: $input)", ITEM_FIELDS
 )
-UPDATE = _op(
+UPDATE = operation(
     "mutation($id: ID!, $input: UpdateScheduleItemInput!)",
     "updateScheduleItem(id: $id, input: $input)",
     ITEM_FIELDS,
 )
-DELETE = _op("mutation($id: ID!)", "deleteScheduleItem(id: $id)")
-SHARE = _op(
+DELETE = operation("mutation($id: ID!)", "deleteScheduleItem(id: $id)")
+SHARE = operation(
     "mutation($id: ID!, $input: ShareScheduleItemInput!)",
     "shareScheduleItem(id: $id, input: $input)",
     "message",
 )
-ACCEPT = _op(
+ACCEPT = operation(
     "mutation($id: ID!, $input: AcceptInboxMessageInput)",
     "acceptInboxMessage(id: $id, input: $input)",
     "id status",
 )
-DISMISS = _op("mutation($id: ID!)", "dismissInboxMessage(id: $id)", "id")
-ITEM = _op("query($id: ID!)", "scheduleItem(id: $id)", ITEM_FIELDS)
-ITEMS = _op(
+DISMISS = operation("mutation($id: ID!)", "dismissInboxMessage(id: $id)", "id")
+ITEM = operation("query($id: ID!)", "scheduleItem(id: $id)", ITEM_FIELDS)
+ITEMS = operation(
     "query($s: DateTime, $e: DateTime)",
     "scheduleItems(startAt: $s, endAt: $e)",
     "id title permission",
 )
-INBOX = _op(
+INBOX = operation(
     "query",
     "inboxMessages",
     f"id messageType status permission content sender {USER} scheduleItem {{ id }}",
 )
 
 
-async def ok(api: Api, query: str, variables: dict[str, Any], who: Account) -> Any:
-    body = await api.gql(query, variables, who.access_token)
-    assert "errors" not in body, body
-    return next(iter(body["data"].values()))
-
-
-async def code(api: Api, query: str, variables: dict[str, Any], who: Account | None) -> str | None:
-    body = await api.gql(query, variables, who.access_token if who else None)
-    assert body.get("data") is None or next(iter(body["data"].values())) is None, body
-    return gql_code(body)
-
-
 async def create(api: Api, owner: Account, **fields: Any) -> dict[str, Any]:
     values: dict[str, Any] = {"title": "Standup", "startAt": "2026-03-01T09:00:00+00:00"}
     values.update(fields)
-    item: dict[str, Any] = await ok(api, CREATE, {"input": values}, owner)
+    item: dict[str, Any] = await gql_ok(api, CREATE, {"input": values}, owner)
     return item
 
 
 async def update(api: Api, who: Account, item_id: str, **fields: Any) -> dict[str, Any]:
-    item: dict[str, Any] = await ok(api, UPDATE, {"id": item_id, "input": fields}, who)
+    item: dict[str, Any] = await gql_ok(api, UPDATE, {"id": item_id, "input": fields}, who)
     return item
 
 
@@ -89,18 +74,20 @@ def share_input(email: str, bits: int = 1) -> dict[str, Any]:
 
 async def share(api: Api, sharer: Account, item_id: str, to: Account, bits: int = 1) -> str:
     variables = {"id": item_id, "input": share_input(to.email, bits)}
-    result = await ok(api, SHARE, variables, sharer)
+    result = await gql_ok(api, SHARE, variables, sharer)
     return str(result["message"])
 
 
 async def share_code(
     api: Api, sharer: Account, item_id: str, email: str, bits: int = 1
 ) -> str | None:
-    return await code(api, SHARE, {"id": item_id, "input": share_input(email, bits)}, sharer)
+    return await gql_error_code(
+        api, SHARE, {"id": item_id, "input": share_input(email, bits)}, sharer
+    )
 
 
 async def invitations(api: Api, who: Account) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = await ok(api, INBOX, {}, who)
+    messages: list[dict[str, Any]] = await gql_ok(api, INBOX, {}, who)
     return [m for m in messages if m["messageType"] == "CALENDAR"]
 
 
@@ -110,11 +97,11 @@ async def subscribe(api: Api, owner: Account, item_id: str, guest: Account, bits
     pending = [m for m in await invitations(api, guest) if m["status"] == "PENDING"]
     (message,) = [m for m in pending if m["scheduleItem"]["id"] == item_id]
     everything = {"permissionView": True, "permissionInvite": True, "permissionEdit": True}
-    await ok(api, ACCEPT, {"id": message["id"], "input": everything}, guest)
+    await gql_ok(api, ACCEPT, {"id": message["id"], "input": everything}, guest)
 
 
 async def listed(api: Api, who: Account, start: str | None = None, end: str | None = None) -> Any:
-    return await ok(api, ITEMS, {"s": start, "e": end}, who)
+    return await gql_ok(api, ITEMS, {"s": start, "e": end}, who)
 
 
 async def test_every_schedule_operation_needs_a_token(api: Api) -> None:
@@ -128,7 +115,7 @@ async def test_every_schedule_operation_needs_a_token(api: Api) -> None:
         (SHARE, {"id": some_id, "input": {"email": "a@example.com"}}),
     ]
     for query, variables in operations:
-        assert await code(api, query, variables, None) == "UNAUTHENTICATED", query
+        assert await gql_error_code(api, query, variables, None) == "UNAUTHENTICATED", query
 
 
 async def test_create_reads_a_naive_time_in_the_items_time_zone(api: Api) -> None:
@@ -155,7 +142,7 @@ async def test_create_reads_a_naive_time_in_the_items_time_zone(api: Api) -> Non
     assert item["owner"] == {"id": ann.id, "username": ann.username}
     assert item["subscribers"] == []
     assert item["createdAt"].endswith("+00:00") and item["updatedAt"].endswith("+00:00")
-    assert await ok(api, ITEM, {"id": item["id"]}, ann) == item
+    assert await gql_ok(api, ITEM, {"id": item["id"]}, ann) == item
 
 
 async def test_create_defaults_to_utc_and_keeps_explicit_offsets(api: Api) -> None:
@@ -188,7 +175,7 @@ async def test_create_rejects_invalid_items(api: Api) -> None:
     ]  # fmt: skip
     for fields, expected in cases:
         values = {"title": "x", "startAt": "2026-03-01T09:00:00+00:00", **fields}
-        assert await code(api, CREATE, {"input": values}, ann) == expected, fields
+        assert await gql_error_code(api, CREATE, {"input": values}, ann) == expected, fields
     assert await listed(api, ann) == []
 
 
@@ -215,7 +202,7 @@ async def test_update_changes_only_the_given_fields(api: Api) -> None:
     for unchanged in ("description", "startAt", "endAt", "timezone", "metadata", "createdAt"):
         assert updated[unchanged] == item[unchanged], unchanged
     assert datetime.fromisoformat(updated["updatedAt"]) >= datetime.fromisoformat(item["updatedAt"])
-    assert await ok(api, ITEM, {"id": item["id"]}, ann) == updated
+    assert await gql_ok(api, ITEM, {"id": item["id"]}, ann) == updated
 
     cleared = await update(api, ann, item["id"], description=None, endAt=None)
     assert cleared["description"] is None and cleared["endAt"] is None
@@ -245,9 +232,12 @@ async def test_update_checks_the_end_against_the_stored_start_and_vice_versa(api
         {"startAt": "2026-03-01T11:00:00+00:00"},
         {"startAt": "2026-03-01T11:00:00+00:00", "endAt": "2026-03-01T10:30:00+00:00"},
     ):
-        assert await code(api, UPDATE, {"id": item_id, "input": fields}, ann) == "BAD_REQUEST"
+        assert (
+            await gql_error_code(api, UPDATE, {"id": item_id, "input": fields}, ann)
+            == "BAD_REQUEST"
+        )
 
-    after = await ok(api, ITEM, {"id": item_id}, ann)
+    after = await gql_ok(api, ITEM, {"id": item_id}, ann)
     assert (after["startAt"], after["endAt"]) == (item["startAt"], item["endAt"])
     moved = await update(api, ann, item_id, startAt="2026-03-01T11:00:00+00:00", endAt=None)
     assert moved["startAt"] == "2026-03-01T11:00:00+00:00" and moved["endAt"] is None
@@ -268,8 +258,8 @@ async def test_update_rejects_invalid_values(api: Api) -> None:
         {"metadata": None},
     ):
         variables = {"id": item["id"], "input": fields}
-        assert await code(api, UPDATE, variables, ann) == "BAD_USER_INPUT", fields
-    assert await ok(api, ITEM, {"id": item["id"]}, ann) == item
+        assert await gql_error_code(api, UPDATE, variables, ann) == "BAD_USER_INPUT", fields
+    assert await gql_ok(api, ITEM, {"id": item["id"]}, ann) == item
 
 
 async def test_schedule_items_returns_the_items_overlapping_the_range_by_start(
@@ -348,7 +338,9 @@ async def test_subscribers_see_the_item_with_their_bits_and_editors_see_the_subs
     await subscribe(api, ann, item["id"], cat, bits=3)
     await subscribe(api, ann, item["id"], dan, bits=5)
 
-    seen = {who.id: await ok(api, ITEM, {"id": item["id"]}, who) for who in (ann, bob, cat, dan)}
+    seen = {
+        who.id: await gql_ok(api, ITEM, {"id": item["id"]}, who) for who in (ann, bob, cat, dan)
+    }
 
     assert [seen[who.id]["permission"] for who in (ann, bob, cat, dan)] == [7, 1, 3, 5]
     share = {
@@ -372,17 +364,19 @@ async def test_update_needs_the_owner_or_the_edit_bit(api: Api) -> None:
     await subscribe(api, owner, item["id"], editor, bits=5)
     change = {"id": item["id"], "input": {"title": "changed"}}
 
-    assert await code(api, UPDATE, change, viewer) == "FORBIDDEN"
-    assert await code(api, UPDATE, change, inviter) == "FORBIDDEN"
-    assert await code(api, UPDATE, change, eve) == "NOT_FOUND"
-    assert await code(api, UPDATE, {**change, "id": str(uuid.uuid4())}, owner) == "NOT_FOUND"
-    assert await code(api, UPDATE, {**change, "id": "nope"}, owner) == "NOT_FOUND"
-    assert (await ok(api, ITEM, {"id": item["id"]}, owner))["title"] == "Standup"
+    assert await gql_error_code(api, UPDATE, change, viewer) == "FORBIDDEN"
+    assert await gql_error_code(api, UPDATE, change, inviter) == "FORBIDDEN"
+    assert await gql_error_code(api, UPDATE, change, eve) == "NOT_FOUND"
+    assert (
+        await gql_error_code(api, UPDATE, {**change, "id": str(uuid.uuid4())}, owner) == "NOT_FOUND"
+    )
+    assert await gql_error_code(api, UPDATE, {**change, "id": "nope"}, owner) == "NOT_FOUND"
+    assert (await gql_ok(api, ITEM, {"id": item["id"]}, owner))["title"] == "Standup"
 
     by_editor = await update(api, editor, item["id"], title="edited")
     assert by_editor["title"] == "edited" and by_editor["permission"] == 5
     assert (await update(api, owner, item["id"], title="owned"))["title"] == "owned"
-    assert (await ok(api, ITEM, {"id": item["id"]}, viewer))["title"] == "owned"
+    assert (await gql_ok(api, ITEM, {"id": item["id"]}, viewer))["title"] == "owned"
 
 
 async def test_delete_is_for_the_owner_and_removes_the_item_everywhere(api: Api) -> None:
@@ -392,18 +386,21 @@ async def test_delete_is_for_the_owner_and_removes_the_item_everywhere(api: Api)
     await subscribe(api, owner, item_id, editor, bits=7)
     await share(api, owner, item_id, invitee, bits=1)  # still pending when the item goes
 
-    assert await code(api, DELETE, {"id": item_id}, editor) == "FORBIDDEN"
-    assert await code(api, DELETE, {"id": item_id}, eve) == "NOT_FOUND"
-    assert await code(api, DELETE, {"id": "nope"}, owner) == "NOT_FOUND"
-    assert await ok(api, ITEM, {"id": item_id}, editor) is not None
+    assert await gql_error_code(api, DELETE, {"id": item_id}, editor) == "FORBIDDEN"
+    assert await gql_error_code(api, DELETE, {"id": item_id}, eve) == "NOT_FOUND"
+    assert await gql_error_code(api, DELETE, {"id": "nope"}, owner) == "NOT_FOUND"
+    assert await gql_ok(api, ITEM, {"id": item_id}, editor) is not None
 
-    assert await ok(api, DELETE, {"id": item_id}, owner) is True
+    assert await gql_ok(api, DELETE, {"id": item_id}, owner) is True
 
     for who in (owner, editor):
-        assert await ok(api, ITEM, {"id": item_id}, who) is None
+        assert await gql_ok(api, ITEM, {"id": item_id}, who) is None
         assert await listed(api, who) == []
-    assert await code(api, DELETE, {"id": item_id}, owner) == "NOT_FOUND"
-    assert await code(api, UPDATE, {"id": item_id, "input": {"title": "x"}}, owner) == "NOT_FOUND"
+    assert await gql_error_code(api, DELETE, {"id": item_id}, owner) == "NOT_FOUND"
+    assert (
+        await gql_error_code(api, UPDATE, {"id": item_id, "input": {"title": "x"}}, owner)
+        == "NOT_FOUND"
+    )
     assert await share_code(api, owner, item_id, eve.email) == "NOT_FOUND"
     (invitation,) = await invitations(api, invitee)
     assert invitation["status"] == "DISMISSED" and invitation["scheduleItem"] is None
@@ -423,7 +420,7 @@ async def test_the_owner_shares_by_email_into_the_recipients_inbox(api: Api) -> 
     assert "Offsite" in invitation["content"]
     # the address is matched case-insensitively
     cat = await api.quick_user()
-    await ok(api, SHARE, {"id": item["id"], "input": share_input(cat.email.upper())}, ann)
+    await gql_ok(api, SHARE, {"id": item["id"], "input": share_input(cat.email.upper())}, ann)
     assert len(await invitations(api, cat)) == 1
 
 
@@ -461,7 +458,7 @@ async def test_share_refuses_strangers_oneself_subscribers_and_unknown_emails(ap
     assert await share_code(api, bob, item["id"], owner.email) == "CONFLICT"
     assert await share_code(api, owner, item["id"], "nobody@example.com") == "NOT_FOUND"
     body = {"id": item["id"], "input": {**share_input(eve.email), "permissionView": False}}
-    assert await code(api, SHARE, body, owner) == "BAD_USER_INPUT"
+    assert await gql_error_code(api, SHARE, body, owner) == "BAD_USER_INPUT"
     assert await invitations(api, eve) == []
 
 
@@ -482,7 +479,7 @@ async def test_a_second_invitation_to_a_pending_recipient_replaces_the_first(api
     assert third["sender"]["id"] == inviter.id and third["status"] == "PENDING"
 
     # once the recipient has answered, a new share is a new invitation
-    await ok(api, DISMISS, {"id": third["id"]}, bob)
+    await gql_ok(api, DISMISS, {"id": third["id"]}, bob)
     await share(api, owner, item["id"], bob, bits=1)
     statuses = sorted(m["status"] for m in await invitations(api, bob))
     assert statuses == ["DISMISSED", "PENDING"]
@@ -492,12 +489,12 @@ async def test_access_ends_when_the_subscription_row_goes(api: Api) -> None:
     owner, bob = await api.quick_user(), await api.quick_user()
     item = await create(api, owner)
     await subscribe(api, owner, item["id"], bob, bits=7)
-    assert (await ok(api, ITEM, {"id": item["id"]}, bob))["permission"] == 7
+    assert (await gql_ok(api, ITEM, {"id": item["id"]}, bob))["permission"] == 7
 
     await ScheduleSubscription.filter(item_id=item["id"], user_id=bob.id).delete()
 
-    assert await ok(api, ITEM, {"id": item["id"]}, bob) is None
+    assert await gql_ok(api, ITEM, {"id": item["id"]}, bob) is None
     assert await listed(api, bob) == []
-    assert await code(api, UPDATE, {"id": item["id"], "input": {"title": "x"}}, bob) == (
+    assert await gql_error_code(api, UPDATE, {"id": item["id"], "input": {"title": "x"}}, bob) == (
         "NOT_FOUND"
     )

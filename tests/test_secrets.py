@@ -21,6 +21,7 @@ from tortoise import Tortoise
 from models import PendingSignup, RefreshToken, User, VerificationCode
 from observability.logs import JsonFormatter, LogContext
 from tests.support.client import Api, bearer
+from tests.support.graphql_calls import gql_data
 from tests.support.mail import MailSink
 
 PASSWORD = "Correct-Horse-7731-secret"
@@ -99,11 +100,6 @@ def token_secrets(session: dict[str, Any]) -> list[str]:
     access = session.get("access_token") or session["accessToken"]
     refresh = session.get("refresh_token") or session["refreshToken"]
     return [refresh, access, access.rsplit(".", 1)[1]]
-
-
-def gql_data(body: dict[str, Any]) -> Any:
-    assert "errors" not in body, body
-    return next(iter(body["data"].values()))
 
 
 async def _stored_text() -> str:

@@ -15,6 +15,7 @@ from config.settings import PUBLISHED_SECRETS
 from tests.support.calendar_api import create_item, inbox, ok, problem, share
 from tests.support.client import API, Account, Api
 from tests.support.server_process import run_cli
+from tests.support.settings_marks import with_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -22,10 +23,6 @@ COMPOSE = ROOT / "docker-compose.yml"
 SECRET_ASSIGNMENT = re.compile(r"JWT_SECRET[\"']?\s*[:=]\s*[\"']?([^\s\"'$`]{8,})")
 SHIPPED = [COMPOSE, ROOT / "README.md", ROOT / "Dockerfile", *sorted((ROOT / "docs").glob("*.md"))]
 SHIPPED += sorted(ROOT.glob(".env*"))
-
-
-def settings(**values: Any) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
 
 
 # --- JWT secret -------------------------------------------------------------------------------
@@ -108,7 +105,7 @@ async def test_the_invitation_names_the_sender_by_username(api: Api) -> None:
 
 # --- exact-email look-ups ----------------------------------------------------------------------
 
-TWO_LOOKUPS = settings(rate_limit_email_lookup_user="2/hour")
+TWO_LOOKUPS = with_settings(rate_limit_email_lookup_user="2/hour")
 GQL_SEARCH = "query($q: String!) { searchUsers(query: $q) { id username } }"
 
 

@@ -16,8 +16,8 @@ from models import PendingSignup, User, VerificationCode
 from models.auth import MAX_CLAIMS_PER_EMAIL
 from tests.support.client import Api
 from tests.support.mail import MailSink
+from tests.support.settings_marks import with_settings
 from tests.support.transports import (
-    TRANSPORTS,
     VERIFY_SIGNUP,
     Outcome,
     Transport,
@@ -36,15 +36,6 @@ FREE_CODES = {"rate_limit_code_interval": "100/minute", "rate_limit_code_email_h
 @pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {**FREE_CODES, **getattr(request, "param", {})}
-
-
-def settings(**values: Any) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 async def ask(t: Transport, username: str, password: str, email: str = EMAIL) -> None:
@@ -226,7 +217,7 @@ async def test_claims_expire_with_the_code_window(t: Transport, mail: MailSink) 
     await assert_victim_owns_the_account(t, "victim")
 
 
-@settings(rate_limit_code_interval="100/minute", rate_limit_code_email_hourly="7/hour")
+@with_settings(rate_limit_code_interval="100/minute", rate_limit_code_email_hourly="7/hour")
 async def test_at_most_five_open_claims_and_the_sixth_counts_as_a_code_request(
     t: Transport, mail: MailSink
 ) -> None:

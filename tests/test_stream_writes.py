@@ -21,7 +21,7 @@ from httpx_sse import aconnect_sse
 from models import AuthSession
 from tests.support.agent import ScriptedModel, events_url, http_base, new_thread, run_input
 from tests.support.agent import start_run as start_agent_run
-from tests.support.agent_stream import parse_strict, read_run, sse_connection, wait_for
+from tests.support.agent_stream import parse_strict, read_run, sse_connection, streams_of, wait_for
 from tests.support.client import Account, Api
 from tests.support.live_server import live_server
 
@@ -51,10 +51,6 @@ async def idle_thread(api: Api, who: Account, base: str) -> tuple[str, str]:
     await start_agent_run(api, who, run_input(thread, text="hi"))
     events = await read_run(events_url(base, thread), who.access_token)
     return thread, events[-1].id
-
-
-def streams_of(app: Any) -> Any:
-    return app.state.services.streams
 
 
 async def append_custom(app: Any, thread: str, count: int, size: int) -> list[str]:

@@ -13,11 +13,13 @@ import pytest
 from models import ScheduleSubscription
 from resolvers.events import inbox_channel, item_channel
 from tests.support.client import Account, Api
+from tests.support.graphql_calls import gql_ok
 from tests.support.live_server import (
     PROTOCOLS,
     GqlSocket,
     auth_payload,
     error_code,
+    expect_error,
     gql_socket,
     listening,
     live_server,
@@ -59,15 +61,9 @@ async def url(app: Any) -> AsyncIterator[str]:
         yield ws_url
 
 
-async def ok(api: Api, query: str, variables: dict[str, Any], who: Account) -> Any:
-    body = await api.gql(query, variables, who.access_token)
-    assert "errors" not in body, body
-    return next(iter(body["data"].values()))
-
-
 async def create_item(api: Api, owner: Account, title: str = "Standup") -> str:
     values = {"title": title, "startAt": "2026-03-01T09:00:00Z"}
-    return str((await ok(api, CREATE, {"input": values}, owner))["id"])
+    return str((await gql_ok(api, CREATE, {"input": values}, owner))["id"])
 
 
 async def share(api: Api, owner: Account, item_id: str, to: Account, bits: int = 1) -> None:
@@ -77,32 +73,24 @@ async def share(api: Api, owner: Account, item_id: str, to: Account, bits: int =
         "permissionInvite": bool(bits & 2),
         "permissionEdit": bool(bits & 4),
     }
-    await ok(api, SHARE, {"id": item_id, "input": grant}, owner)
+    await gql_ok(api, SHARE, {"id": item_id, "input": grant}, owner)
 
 
 async def subscribe_to_item(
     api: Api, owner: Account, item_id: str, guest: Account, bits: int = 1
 ) -> None:
     await share(api, owner, item_id, guest, bits)
-    (message,) = [m for m in await ok(api, INBOX, {}, guest) if m["scheduleItem"]["id"] == item_id]
+    (message,) = [
+        m for m in await gql_ok(api, INBOX, {}, guest) if m["scheduleItem"]["id"] == item_id
+    ]
     everything = {"permissionView": True, "permissionInvite": True, "permissionEdit": True}
-    await ok(api, ACCEPT, {"id": message["id"], "input": everything}, guest)
+    await gql_ok(api, ACCEPT, {"id": message["id"], "input": everything}, guest)
 
 
 async def expect_next(socket: GqlSocket, op: str) -> Any:
     event = await socket.event(op)
     assert event.kind == "next" and not event.errors, event
     return next(iter(event.data.values()))
-
-
-async def expect_error(socket: GqlSocket, op: str) -> str:
-    """The operation fails: an `error` message, or a result with errors and then `complete`."""
-    event = await socket.event(op)
-    code = error_code(event)
-    if event.kind == "next":
-        assert event.data is None, event
-        assert (await socket.event(op)).kind == "complete"
-    return code
 
 
 async def expect_complete(socket: GqlSocket, op: str, seconds: float = 2) -> None:
@@ -124,14 +112,14 @@ async def test_inbox_messages_arrive_as_they_are_created(
         await listening(app, inbox_channel(uuid.UUID(ann.id)))
         await listening(app, inbox_channel(uuid.UUID(eve.id)))
 
-        await ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
+        await gql_ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
         friend_request = await expect_next(anns, ann_op)
 
         item_id = await create_item(api, cat, "Offsite")
         await share(api, cat, item_id, ann, bits=3)
         invitation = await expect_next(anns, ann_op)
 
-        await ok(api, SEND_REQUEST, {"input": {"targetUserId": eve.id, "content": "hi"}}, cat)
+        await gql_ok(api, SEND_REQUEST, {"input": {"targetUserId": eve.id, "content": "hi"}}, cat)
         to_eve = await expect_next(eves, eve_op)  # her first: none of Ann's reached her
 
     assert friend_request["messageType"] == "FRIEND_REQUEST"
@@ -142,7 +130,7 @@ async def test_inbox_messages_arrive_as_they_are_created(
     assert invitation["messageType"] == "CALENDAR" and invitation["permission"] == 3
     assert invitation["sender"]["id"] == cat.id
     assert invitation["scheduleItem"] == {"id": item_id, "title": "Offsite"}
-    inbox = await ok(api, INBOX, {}, ann)
+    inbox = await gql_ok(api, INBOX, {}, ann)
     assert [m["id"] for m in inbox] == [invitation["id"], friend_request["id"]]
     assert to_eve["content"] == "hi" and to_eve["sender"]["id"] == cat.id
 
@@ -208,11 +196,11 @@ async def test_schedule_item_changed_streams_updates_then_the_deletion(
         await listening(app, channel, count=2)
 
         change = {"title": "Retro", "startAt": "2026-03-01T10:00:00"}
-        await ok(api, UPDATE, {"id": item_id, "input": change}, owner)
+        await gql_ok(api, UPDATE, {"id": item_id, "input": change}, owner)
         seen_by_owner = await expect_next(owners, owner_op)
         seen_by_viewer = await expect_next(viewers, viewer_op)
 
-        await ok(api, DELETE, {"id": item_id}, owner)
+        await gql_ok(api, DELETE, {"id": item_id}, owner)
         deleted_for_owner = await expect_next(owners, owner_op)
         deleted_for_viewer = await expect_next(viewers, viewer_op)
         await expect_complete(owners, owner_op)
@@ -241,7 +229,7 @@ async def test_schedule_item_changed_is_not_found_for_items_one_cannot_see(
     item_id = await create_item(api, owner)
     await share(api, owner, item_id, invitee)  # pending: no access yet
     deleted_id = await create_item(api, owner)
-    await ok(api, DELETE, {"id": deleted_id}, owner)
+    await gql_ok(api, DELETE, {"id": deleted_id}, owner)
 
     cases = [(stranger, item_id), (invitee, item_id), (owner, deleted_id)]
     cases += [(owner, str(uuid.uuid4())), (owner, "not-an-id")]
@@ -268,16 +256,16 @@ async def test_a_subscriber_whose_access_ends_hears_nothing_more(
         await listening(app, item_channel(uuid.UUID(item_id)), count=2)
 
         # (the first change also tells that the guest's stream is past its access check)
-        await ok(api, UPDATE, {"id": item_id, "input": {"title": "first"}}, owner)
+        await gql_ok(api, UPDATE, {"id": item_id, "input": {"title": "first"}}, owner)
         assert (await expect_next(guests, guest_op))["item"]["title"] == "first"
         assert (await expect_next(owners, owner_op))["item"]["title"] == "first"
 
         await ScheduleSubscription.filter(item_id=item_id, user_id=guest.id).delete()
-        await ok(api, UPDATE, {"id": item_id, "input": {"title": "secret"}}, owner)
+        await gql_ok(api, UPDATE, {"id": item_id, "input": {"title": "secret"}}, owner)
 
         await expect_complete(guests, guest_op)  # ends, without the new state
         assert (await expect_next(owners, owner_op))["item"]["title"] == "secret"
-        await ok(api, UPDATE, {"id": item_id, "input": {"title": "more"}}, owner)
+        await gql_ok(api, UPDATE, {"id": item_id, "input": {"title": "more"}}, owner)
         assert (await expect_next(owners, owner_op))["item"]["title"] == "more"
         assert await guests.silent(guest_op, 0.3)
 
@@ -299,12 +287,12 @@ async def test_a_former_subscriber_does_not_hear_of_the_deletion(
         await listening(app, item_channel(uuid.UUID(item_id)), count=2)
         # A stream checks access right after it starts listening: one change heard by both
         # tells that the guest's stream is past that check before the access ends.
-        await ok(api, UPDATE, {"id": item_id, "input": {"title": "first"}}, owner)
+        await gql_ok(api, UPDATE, {"id": item_id, "input": {"title": "first"}}, owner)
         assert (await expect_next(guests, guest_op))["item"]["title"] == "first"
         assert (await expect_next(owners, owner_op))["item"]["title"] == "first"
 
         await ScheduleSubscription.filter(item_id=item_id, user_id=guest.id).delete()
-        await ok(api, DELETE, {"id": item_id}, owner)
+        await gql_ok(api, DELETE, {"id": item_id}, owner)
 
         assert (await expect_next(owners, owner_op))["kind"] == "DELETED"
         await expect_complete(owners, owner_op)
@@ -324,7 +312,7 @@ async def test_stopping_a_subscription_releases_it(
 
         await socket.stop(first)
         await listening(app, channel, count=1)
-        await ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
+        await gql_ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
 
         assert (await expect_next(socket, second))["sender"]["id"] == bob.id
         await listening(app, channel, count=1)
@@ -339,7 +327,7 @@ async def test_signing_out_ends_the_sockets_streams(
     async with gql_socket(url, protocol, auth_payload(ann.access_token)) as anns:
         op = await anns.subscribe(INBOX_SUBSCRIPTION)
         await listening(app, inbox_channel(uuid.UUID(ann.id)))
-        await ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
+        await gql_ok(api, SEND_REQUEST, {"input": {"targetUserId": ann.id}}, bob)
         await expect_next(anns, op)
 
         signed_out = await api.rest(

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from tests.support.agent import http_base, new_thread, read_sse, run_input
+from tests.support.agent import http_base, new_thread, run_agent, run_input
 from tests.support.calendar_api import problem
-from tests.support.client import API, Account, Api, gql_code
+from tests.support.client import Account, Api, gql_code
 from tests.support.fake_openai import FakeOpenAI, fake_model_settings
 from tests.support.live_server import live_server
 
@@ -42,12 +42,6 @@ async def set_zone(api: Api, account: Account, zone: str) -> None:
     r = await api.rest("PATCH", "/users/me", account.access_token, json={"timezone": zone})
     assert r.status_code == 200, r.text
     assert r.json()["timezone"] == zone
-
-
-async def run_agent(base: str, account: Account, body: dict[str, Any]) -> list[Event]:
-    read = await read_sse(f"{base}{API}/agent", account.auth, method="POST", json_body=body)
-    assert read.status == 200, read.raw
-    return [e.data for e in read.events]
 
 
 def created_start(events: list[Event]) -> datetime:

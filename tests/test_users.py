@@ -11,15 +11,10 @@ import pytest
 
 from models import PendingSignup, User
 from tests.support.client import Account, Api
-from tests.support.transports import TRANSPORTS, Transport
+from tests.support.transports import Transport
 
 PROFILE = {"id", "username", "avatar_url", "bio"}
 OWN_PROFILE = PROFILE | {"timezone"}  # the caller's own settings, on `me` only
-
-
-@pytest.fixture(params=TRANSPORTS)
-def t(request: pytest.FixtureRequest, api: Api) -> Transport:
-    return Transport(api, request.param)
 
 
 @pytest.fixture

@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from bench.clients.common import emit, install_uvloop, raise_fd_limit, read_command
+from bench.clients.common import emit, read_command
+from bench.clients.graphql_ws import open_subscription
+from bench.clients.lifecycle import cancel_connections, run_client, start_connections
 
 ITEM_SUBSCRIPTION = (
     "subscription Changes($id: ID!) "
@@ -69,24 +71,11 @@ def _index(mode: str, item: str, data: dict[str, Any]) -> int:
 
 
 async def _open(args: argparse.Namespace, token: str) -> ClientConnection:
-    ws = await connect(
-        f"ws://127.0.0.1:{args.port}/graphql",
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        open_timeout=60,
-        ping_interval=None,
-        max_size=1 << 22,
-    )
-    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
-    await ws.send(orjson.dumps(init).decode())
-    ack = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
-    if ack.get("type") != "connection_ack":
-        raise RuntimeError(f"no connection_ack: {ack}")
     if args.mode == "item":
         payload: dict[str, Any] = {"query": ITEM_SUBSCRIPTION, "variables": {"id": args.item}}
     else:
         payload = {"query": INBOX_SUBSCRIPTION}
-    await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
-    return ws
+    return await open_subscription(args.port, token, payload)
 
 
 async def _watch(
@@ -136,13 +125,11 @@ async def _reach(watcher: Watcher, index: int) -> None:
 async def main(args: argparse.Namespace, tokens: list[str]) -> None:
     watchers = [Watcher() for _ in tokens]
     gate = asyncio.Semaphore(args.connect_concurrency)
-    loop = asyncio.get_running_loop()
-    opened: list[asyncio.Future[bool]] = [loop.create_future() for _ in tokens]
-    tasks = [
-        asyncio.create_task(_watch(args, token, watcher, gate, fut))
-        for token, watcher, fut in zip(tokens, watchers, opened, strict=True)
-    ]
-    results = await asyncio.gather(*opened)
+
+    async def connect(i: int, opened: asyncio.Future[bool]) -> None:
+        await _watch(args, tokens[i], watchers[i], gate, opened)
+
+    tasks, results = await start_connections(len(tokens), connect)
     emit(
         {
             "phase": "ready",
@@ -172,10 +159,7 @@ async def main(args: argparse.Namespace, tokens: list[str]) -> None:
             "error_count": len(errors),
         }
     )
-    for task in tasks:
-        task.cancel()
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await cancel_connections(tasks)
 
 
 def cli() -> None:
@@ -186,10 +170,8 @@ def cli() -> None:
     parser.add_argument("--item", required=True)
     parser.add_argument("--connect-concurrency", type=int, default=50)
     args = parser.parse_args()
-    raise_fd_limit()
-    install_uvloop()
     tokens = [t for t in Path(args.tokens_file).read_text().splitlines() if t]
-    asyncio.run(main(args, tokens))
+    run_client(lambda: main(args, tokens))
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ import contextlib
 import time
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from bench.clients.common import (
-    Subscriber,
-    emit,
-    fanout_report,
-    install_uvloop,
-    raise_fd_limit,
-    read_command,
-    wait_all,
+from bench.clients.common import Subscriber, emit
+from bench.clients.graphql_ws import open_subscription
+from bench.clients.lifecycle import (
+    cancel_connections,
+    fanout_arguments,
+    report_fanout_on_go,
+    run_client,
+    start_connections,
 )
 
 SUBSCRIPTION = (
@@ -33,26 +33,9 @@ SUBSCRIPTION = (
 
 
 async def _open(args: argparse.Namespace) -> ClientConnection:
-    ws = await connect(
-        f"ws://127.0.0.1:{args.port}/graphql",
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        open_timeout=60,
-        ping_interval=None,
-        max_size=1 << 22,
-    )
-    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {args.token}"}}
-    await ws.send(orjson.dumps(init).decode())
-    ack = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
-    if ack.get("type") != "connection_ack":
-        raise RuntimeError(f"no connection_ack: {ack}")
     variables = {"t": args.thread, "after": args.after}
-    message = {
-        "id": "1",
-        "type": "subscribe",
-        "payload": {"query": SUBSCRIPTION, "variables": variables},
-    }
-    await ws.send(orjson.dumps(message).decode())
-    return ws
+    payload = {"query": SUBSCRIPTION, "variables": variables}
+    return await open_subscription(args.port, args.token, payload)
 
 
 async def _subscribe(
@@ -94,13 +77,11 @@ async def _subscribe(
 async def main(args: argparse.Namespace) -> None:
     subscribers = [Subscriber(args.runs) for _ in range(args.n)]
     gate = asyncio.Semaphore(args.connect_concurrency)
-    loop = asyncio.get_running_loop()
-    opened: list[asyncio.Future[bool]] = [loop.create_future() for _ in subscribers]
-    tasks = [
-        asyncio.create_task(_subscribe(args, sub, gate, fut))
-        for sub, fut in zip(subscribers, opened, strict=True)
-    ]
-    results = await asyncio.gather(*opened)
+
+    async def connect(i: int, opened: asyncio.Future[bool]) -> None:
+        await _subscribe(args, subscribers[i], gate, opened)
+
+    tasks, results = await start_connections(len(subscribers), connect)
     emit(
         {
             "phase": "ready",
@@ -109,29 +90,13 @@ async def main(args: argparse.Namespace) -> None:
             "errors": [sub.error for sub in subscribers if sub.error][:3],
         }
     )
-    command = await read_command()
-    timeout = float(command.split()[1]) if command.startswith("go") else 0.0
-    elapsed = await wait_all(subscribers, timeout)
-    emit(fanout_report(subscribers, elapsed))
-    for task in tasks:
-        task.cancel()
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await report_fanout_on_go(subscribers)
+    await cancel_connections(tasks)
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--thread", required=True)
-    parser.add_argument("--after", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--runs", type=int, required=True)
-    parser.add_argument("--connect-concurrency", type=int, default=50)
-    args = parser.parse_args()
-    raise_fd_limit()
-    install_uvloop()
-    asyncio.run(main(args))
+    args = fanout_arguments()
+    run_client(lambda: main(args))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,8 @@ import time
 import httpx
 import orjson
 
-from bench.clients.common import (
-    SseStream,
-    emit,
-    install_uvloop,
-    raise_fd_limit,
-    read_command,
-    summary,
-)
+from bench.clients.common import SseStream, emit, read_command, summary
+from bench.clients.lifecycle import cancel_connections, run_client, start_connections
 
 
 class Tracker:
@@ -87,13 +81,11 @@ async def _post(client: httpx.AsyncClient, tracker: Tracker, thread: str, run_id
 async def main(args: argparse.Namespace) -> None:
     threads = args.threads.split(",")
     tracker = Tracker()
-    loop = asyncio.get_running_loop()
-    opened: list[asyncio.Future[int]] = [loop.create_future() for _ in threads]
-    watchers = [
-        asyncio.create_task(_watch(args, t, tracker, f))
-        for t, f in zip(threads, opened, strict=True)
-    ]
-    statuses = await asyncio.gather(*opened)
+
+    async def connect(i: int, opened: asyncio.Future[int]) -> None:
+        await _watch(args, threads[i], tracker, opened)
+
+    watchers, statuses = await start_connections(len(threads), connect)
     emit({"phase": "ready", "connected": sum(1 for s in statuses if s == 200)})
     await read_command()
     total = int(args.rate * args.duration)
@@ -132,9 +124,7 @@ async def main(args: argparse.Namespace) -> None:
             "post_ms": summary(tracker.post_ms),
         }
     )
-    for task in watchers:
-        task.cancel()
-    await asyncio.gather(*watchers, return_exceptions=True)
+    await cancel_connections(watchers)
 
 
 def cli() -> None:
@@ -145,9 +135,7 @@ def cli() -> None:
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--duration", type=float, required=True)
     args = parser.parse_args()
-    raise_fd_limit()
-    install_uvloop()
-    asyncio.run(main(args))
+    run_client(lambda: main(args))
 
 
 if __name__ == "__main__":

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 
-from bench.clients.common import (
-    SseStream,
-    Subscriber,
-    emit,
-    fanout_report,
-    install_uvloop,
-    raise_fd_limit,
-    read_command,
-    wait_all,
+from bench.clients.common import SseStream, Subscriber, emit
+from bench.clients.lifecycle import (
+    cancel_connections,
+    fanout_arguments,
+    report_fanout_on_go,
+    run_client,
+    start_connections,
 )
 
 
@@ -54,13 +51,11 @@ async def _subscribe(
 async def main(args: argparse.Namespace) -> None:
     subscribers = [Subscriber(args.runs) for _ in range(args.n)]
     gate = asyncio.Semaphore(args.connect_concurrency)
-    loop = asyncio.get_running_loop()
-    opened: list[asyncio.Future[int]] = [loop.create_future() for _ in subscribers]
-    tasks = [
-        asyncio.create_task(_subscribe(args, sub, gate, fut))
-        for sub, fut in zip(subscribers, opened, strict=True)
-    ]
-    statuses = await asyncio.gather(*opened)
+
+    async def connect(i: int, opened: asyncio.Future[int]) -> None:
+        await _subscribe(args, subscribers[i], gate, opened)
+
+    tasks, statuses = await start_connections(len(subscribers), connect)
     emit(
         {
             "phase": "ready",
@@ -69,29 +64,13 @@ async def main(args: argparse.Namespace) -> None:
             "statuses": sorted({s for s in statuses}),
         }
     )
-    command = await read_command()
-    timeout = float(command.split()[1]) if command.startswith("go") else 0.0
-    elapsed = await wait_all(subscribers, timeout)
-    emit(fanout_report(subscribers, elapsed))
-    for task in tasks:
-        task.cancel()
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await report_fanout_on_go(subscribers)
+    await cancel_connections(tasks)
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--thread", required=True)
-    parser.add_argument("--after", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--runs", type=int, required=True)
-    parser.add_argument("--connect-concurrency", type=int, default=50)
-    args = parser.parse_args()
-    raise_fd_limit()
-    install_uvloop()
-    asyncio.run(main(args))
+    args = fanout_arguments()
+    run_client(lambda: main(args))
 
 
 if __name__ == "__main__":

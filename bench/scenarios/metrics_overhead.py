@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 
+from bench.child_process import free_port
 from bench.context import Bench, Row, ServerFault
-from bench.processes import REGISTRY, Server, free_port, start_server
+from bench.processes import REGISTRY, Server, start_server
 from bench.scenarios.listing import GRAPHQL_BODY, LIST_PATH
 from bench.wrk import run_wrk
 

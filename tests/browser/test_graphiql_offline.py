@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -28,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from server.graphiql import ASSETS_DIR, ASSETS_URL_PREFIX, render_graphiql_page
 from tests.support.browser_network import NetworkLog
-from tests.support.server_process import child_env, runtime_api_command
+from tests.support.server_process import child_env, free_port, runtime_api_command, stop_process
 
 SERVER_START_TIMEOUT = 15.0
 UI_TIMEOUT = 15.0
@@ -47,13 +46,6 @@ def server_argv() -> list[str]:
     one users get, with the whole schema behind it.
     """
     return [*runtime_api_command(), "serve", "--host", "127.0.0.1", "--port", "{port}"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -76,7 +68,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Pa
 @pytest.fixture(scope="module")
 def server_url(server_argv: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start the server on a free loopback port in an empty directory; yield its origin."""
-    port = _free_port()
+    port = free_port()
     argv = [arg.replace("{port}", str(port)) for arg in server_argv]
     origin = f"http://127.0.0.1:{port}"
     cwd = tmp_path_factory.mktemp("graphiql-server")  # its SQLite file lands in ./data/ here
@@ -89,12 +81,7 @@ def server_url(server_argv: list[str], tmp_path_factory: pytest.TempPathFactory)
             _wait_until_serving(f"{origin}/graphql", process, log_path)
             yield origin
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def _sri(path: Path) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 
 from agent_runtime.chat_model import ModelChunk, ModelRequest, TextDelta, ToolCallDelta
+from models import AgentRun
+from models.agent import UNFINISHED
 from tests.support.client import API, Account, Api
 
 STREAM_ID = re.compile(r"^\d+-\d+$")
@@ -137,6 +139,22 @@ async def read_sse(
                     if until(result.events):
                         return result
     return result
+
+
+async def run_agent(base: str, account: Account, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """`POST /agent`: the events of the one run it starts, as the client received them."""
+    read = await read_sse(f"{base}{API}/agent", account.auth, method="POST", json_body=body)
+    assert read.status == 200, read.raw
+    return [e.data for e in read.events]
+
+
+async def wait_idle(thread_id: str, seconds: float = 10.0) -> None:
+    """Until no run of the thread is queued or running."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if not await AgentRun.filter(thread_id=thread_id, status__in=UNFINISHED).exists():
+                return
+            await asyncio.sleep(0.01)
 
 
 def events_url(base: str, thread_id: str) -> str:

@@ -24,6 +24,11 @@ CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 AGUI_EVENT: TypeAdapter[Any] = TypeAdapter(Event)
 
 
+def streams_of(app: Any) -> Any:
+    """The app's agent event streams (infra/event_streams/), to read or append to directly."""
+    return app.state.services.streams
+
+
 def key(stream_id: str) -> tuple[int, int]:
     """A stream id as numbers, for comparing (`"9-0" < "10-0"` as ids, not as text)."""
     assert STREAM_ID.match(stream_id), stream_id

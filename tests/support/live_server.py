@@ -206,3 +206,14 @@ def error_code(event: Event) -> str:
     codes = event.codes
     assert len(codes) == 1 and codes[0] in {c.value for c in ErrorCode}, event
     return str(codes[0])
+
+
+async def expect_error(socket: GqlSocket, op: str) -> str:
+    """The operation fails: an `error` message, or a result with errors and then `complete`;
+    returns the error's code."""
+    event = await socket.event(op)
+    code = error_code(event)
+    if event.kind == "next":
+        assert event.data is None, event
+        assert (await socket.event(op)).kind == "complete"
+    return code

@@ -4,54 +4,31 @@ Tests that need what only a real server has (websockets, the console mailer's lo
 zero-configuration start-up) run it here. The child's environment is the test process's minus
 every variable `Settings` reads, plus what the test passes, so a developer's shell never leaks
 in; its working directory is a fresh temporary one, so `./data/` and `.env` are the test's own.
+The parts the bench shares (the command, the environment, waiting) are in bench/child_process.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import Settings
+from bench import child_process
+from bench.child_process import REPO_ROOT as REPO_ROOT
+from bench.child_process import free_port as free_port
+from bench.child_process import runtime_api_command as runtime_api_command
+from bench.child_process import stop_process as stop_process
+from bench.child_process import wait_for_200, wait_for_match
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 20.0
-
-# Every variable Settings reads (pydantic-settings matches names case-insensitively).
-SETTINGS_VARIABLES = frozenset(name.upper() for name in Settings.model_fields)
-
-
-def runtime_api_command() -> list[str]:
-    """The installed console script, or the module when the package is not installed."""
-    script = Path(sys.executable).with_name("runtime-api")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("runtime-api")
-    return [found] if found else [sys.executable, "-m", "server.cli"]
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper() not in SETTINGS_VARIABLES
-        and not key.startswith(("RUNTIME_API_", "OTEL_"))  # tracing: only when a test asks
-    }
-    # Importable even when the package is not installed (`python -m server.cli`).
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
+    # Tracing (OTEL_*) too: only when a test asks for it.
+    return child_process.child_env(extra, drop_prefixes=("RUNTIME_API_", "OTEL_"))
 
 
 def run_cli(
@@ -67,13 +44,6 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -93,46 +63,29 @@ class ServerProcess:
 
     def wait_for_log(self, pattern: str, *, after: int = 0, timeout: float = 10) -> re.Match[str]:
         """The first match of `pattern` in the log past character `after`, waiting for it."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.log(), after)
-            if match:
-                return match
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"{pattern!r} never appeared in the server log:\n{self.log()}")
-            time.sleep(0.05)
+        match = wait_for_match(
+            self.log,
+            pattern,
+            after=after,
+            timeout=timeout,
+            running=lambda: self.process.poll() is None,
+        )
+        if match is None:
+            raise AssertionError(f"{pattern!r} never appeared in the server log:\n{self.log()}")
+        return match
 
 
 def _wait_until_healthy(server: ServerProcess) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
     url = f"{server.base_url}/api/v1/health"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"runtime-api serve exited with {server.process.returncode}:\n{server.log()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
+    if wait_for_200(url, server.process, START_TIMEOUT_S):
+        return
+    if server.process.poll() is not None:
+        raise RuntimeError(
+            f"runtime-api serve exited with {server.process.returncode}:\n{server.log()}"
+        )
     raise RuntimeError(
         f"runtime-api serve did not answer {url} in {START_TIMEOUT_S}s:\n{server.log()}"
     )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextlib.contextmanager
@@ -164,4 +117,4 @@ def running_server(
             _wait_until_healthy(server)
             yield server
         finally:
-            _stop(process)
+            stop_process(process)

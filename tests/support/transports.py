@@ -40,6 +40,11 @@ UPDATE_ME = f"mutation($input: UpdateMeInput!) {{ updateMe(input: $input) {{ {ME
 SEARCH = f"query($q: String!) {{ searchUsers(query: $q) {{ {USER_FIELDS} }} }}"
 
 
+def signup_fields(username: str, email: str | None = None) -> dict[str, Any]:
+    """A sign-up request for `username` (at example.com unless `email`), for `request_signup`."""
+    return {"username": username, "email": email or f"{username}@example.com", "password": "secret"}
+
+
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
