@@ -14,6 +14,7 @@ class Profile:
     shared_items: int
     other_items_small: int  # items of other users before the growth step
     other_items_large: int  # ... and after it
+    other_recurring_items: int  # of other_items_large: series (bench/recurring.py)
     subscribers: int  # SSE / websocket fan-out
     fanout_events: int
     run_rate: float  # runs per second in the run-latency scenario
@@ -35,6 +36,7 @@ FULL = Profile(
     shared_items=20,
     other_items_small=1_000,
     other_items_large=200_000,
+    other_recurring_items=1_000,
     subscribers=1_000,
     fanout_events=500,
     run_rate=20.0,
@@ -56,6 +58,7 @@ QUICK = Profile(
     shared_items=20,
     other_items_small=1_000,
     other_items_large=50_000,
+    other_recurring_items=1_000,
     subscribers=200,
     fanout_events=200,
     run_rate=20.0,

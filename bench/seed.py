@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from bench import recurring as recurring_items
 from bench.processes import Server
 
 ADMIN_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -184,15 +185,20 @@ async def count_items(db_url: str) -> int:
         await conn.close()
 
 
-async def grow(db_url: str, others_ids: list[str], target_other: int) -> None:
-    """Bring other users' items up to `target_other`, then ANALYZE."""
+async def grow(db_url: str, others_ids: list[str], target_other: int, recurring: int) -> None:
+    """Bring other users' items up to `target_other`, `recurring` of them series (in turn over
+    the users, bench/recurring.py), then ANALYZE."""
     conn = await asyncpg.connect(db_url)
     try:
         current = await conn.fetchval(
             "SELECT count(*) FROM schedule_items WHERE owner_id = ANY($1::uuid[])", others_ids
         )
-        if target_other > current:
-            await add_other_items(conn, others_ids, target_other - current, first=current + 1)
+        singles = target_other - recurring
+        if singles > current:
+            await add_other_items(conn, others_ids, singles - current, first=current + 1)
+        await recurring_items.insert_series(
+            conn, others_ids, recurring_items.other_series(recurring)
+        )
         await conn.execute("VACUUM ANALYZE schedule_items")
         await conn.execute("ANALYZE schedule_subscriptions")
     finally:

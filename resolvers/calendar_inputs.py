@@ -65,7 +65,8 @@ def _date_alone(value: Any) -> Any:
 def _representable(value: datetime | date) -> datetime | date:
     # Converting between zones moves a datetime by up to a day; within a day of Python's
     # smallest or largest datetime that would overflow (a 500), so such values are refused.
-    if isinstance(value, datetime) and not 1 < value.year < 9999:
+    # A date too: it becomes a local midnight, and an all-day item or a range ends a day later.
+    if not 1 < value.year < 9999:
         raise ValueError("must be between the years 2 and 9998")
     return value
 

@@ -13,6 +13,7 @@ This module is pure: no database, no I/O. The resolvers keep the series' columns
 from __future__ import annotations
 
 import calendar
+import functools
 import heapq
 import itertools
 from collections.abc import Iterator, Mapping
@@ -88,12 +89,19 @@ def _until_value(text: str, zone: ZoneInfo) -> datetime:
     try:
         if len(text) == 8:
             day = datetime.strptime(text, "%Y%m%d").date()
-            return datetime.combine(day, time.min, tzinfo=zone)
-        if text.endswith("Z"):
-            return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        return datetime.strptime(text, "%Y%m%dT%H%M%S").replace(tzinfo=zone)
+            value = datetime.combine(day, time.min, tzinfo=zone)
+        elif text.endswith("Z"):
+            value = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        else:
+            value = datetime.strptime(text, "%Y%m%dT%H%M%S").replace(tzinfo=zone)
     except ValueError:
         raise RuleError(f"UNTIL={text} is not a DATE (YYYYMMDD) or DATE-TIME") from None
+    # UNTIL is read up to a day further (a DATE includes its day, span_end adds one): within a
+    # day of Python's last datetime that overflows, so it is refused as the item's own times are
+    # (resolvers/calendar_inputs.py).
+    if not 1 < value.year < 9999:
+        raise RuleError(f"UNTIL={text}: the year must be between 2 and 9998")
+    return value
 
 
 def _split(text: str) -> dict[str, str]:
@@ -392,8 +400,7 @@ class Series:
     def rule(self) -> rrule | None:
         if self.recurrence is None:
             return None
-        zone = self.zone
-        return _build(_split(self.recurrence), _local_start(self.start_at, zone), zone)
+        return _stored_rule(self.recurrence, self.start_at, self.timezone)
 
     def wall_duration(self) -> timedelta | None:
         """The first occurrence's length on the local wall clock (subtracting two datetimes of
@@ -405,6 +412,15 @@ class Series:
 
     def natural_end(self, start_local: datetime, duration: timedelta | None) -> datetime | None:
         return None if duration is None else (start_local + duration).astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stored_rule(text: str, start_at: datetime, timezone: str) -> rrule:
+    """A stored series' rule, parsed once: every list request expands the same series again,
+    and parsing (rrulestr, UNTIL) was a third of expanding one. Sharing is safe: an rrule made
+    without dateutil's cache keeps no state between iterations."""
+    zone = ZoneInfo(timezone)
+    return _build(_split(text), _local_start(start_at, zone), zone)
 
 
 def has_occurrence(series: Series, original_start: datetime) -> bool:
@@ -440,8 +456,14 @@ def _natural(
     else:
         # An occurrence that began before the range may still be running when it starts.
         reach = duration if duration is not None and duration > timedelta(0) else timedelta(0)
-        lower = (range_start - reach - timedelta(days=1)).astimezone(zone)
-        walk = _anchored(rule, lower)
+        reach += timedelta(days=1)
+        # (An occurrence may last for centuries: then the walk starts at the series' start.)
+        lower = None if range_start - series.start_at <= reach else range_start - reach
+        if lower is not None:
+            lower = lower.astimezone(zone)
+            walk = _anchored(rule, lower)
+        else:
+            walk = rule
     walk_start: datetime = _part(walk, "dtstart")
     upper = _horizon(walk, walk_start)
     if range_end is not None and range_end.astimezone(zone) < upper:
@@ -450,12 +472,15 @@ def _natural(
         walk = _bounded(walk, upper)
     candidates: Iterator[datetime] = iter(walk) if lower is None else walk.xafter(lower, inc=True)
     for local in candidates:
-        start = local.astimezone(UTC)
+        try:
+            start = local.astimezone(UTC)
+            end = series.natural_end(local, duration)
+        except OverflowError:  # past Python's last datetime (year 9999): nothing more to list
+            return
         if range_end is not None and start >= range_end:
             return
         if start in series.exdates or start in series.overrides:
             continue
-        end = series.natural_end(local, duration)
         if _overlaps(start, end, range_start, range_end):
             yield Occurrence(start, start, end, _NO_CHANGES)
 
@@ -505,7 +530,10 @@ def span_end(series: Series) -> datetime | None:
         last = occurrences[-1]
     else:
         return None
-    end = (last.astimezone(series.zone) + duration).astimezone(UTC) + timedelta(days=1)
+    try:
+        end = (last.astimezone(series.zone) + duration).astimezone(UTC) + timedelta(days=1)
+    except OverflowError:  # it ends past Python's last datetime: as good as never
+        return None
     return max([end, *bounds])
 
 

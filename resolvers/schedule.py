@@ -313,6 +313,8 @@ def _occurrence_of(item: ScheduleItem, occurrence: datetime | date) -> recurrenc
     """The occurrence named by its original start, or NotFound/BadRequest."""
     if item.recurrence is None:
         raise BadRequest("occurrence: this item does not repeat; leave occurrence out.")
+    if not 1 < occurrence.year < 9999:  # read in the item's zone, it could overflow
+        raise NotFound("This item has no occurrence then.")
     series = _series_of(item)
     instant = _instant(occurrence, item.timezone)
     if instant in series.exdates or not recurrence.has_occurrence(series, instant):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.backend import detect
+from tests.support.client import Api
 from tests.support.fuzz_server import fuzz_database, fuzz_server, sign_up
 from tests.support.server_process import ServerProcess
 
@@ -104,3 +105,72 @@ def test_no_5xx_and_every_response_matches_the_openapi_document(
     if report.exists():
         summary = json.loads(report.read_text())
         assert summary, output
+
+
+# --- found by probing the recurrence and all-day inputs at the ends of Python's datetime range
+# (an all-day item ends a day after its date, UNTIL is read up to a day further, an occurrence
+# is read in the item's zone): each was a 500 ---
+
+SERIES = {"title": "s", "start_at": "2026-03-02T10:00:00Z", "recurrence": "FREQ=WEEKLY;COUNT=3"}
+REFUSED_BODIES = {
+    "all-day, last date": {"title": "t", "all_day": True, "start_at": "9999-12-31"},
+    "all-day, ends on the last date": {
+        "title": "t",
+        "all_day": True,
+        "start_at": "9998-12-30",
+        "end_at": "9999-12-31",
+    },
+    "UNTIL in the last year": {**SERIES, "recurrence": "FREQ=DAILY;UNTIL=99991231T235959Z"},
+    "all-day UNTIL, last date": {
+        "title": "t",
+        "all_day": True,
+        "start_at": "2026-03-02",
+        "recurrence": "FREQ=YEARLY;UNTIL=99991231",
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_BODIES))
+async def test_an_item_at_the_ends_of_the_range_is_422(api: Api, name: str) -> None:
+    account = await api.quick_user()
+    response = await api.rest(
+        "POST", "/schedule-items", account.access_token, json=REFUSED_BODIES[name]
+    )
+    assert response.status_code == 422, response.text
+
+
+async def test_a_list_ending_on_the_last_date_is_422(api: Api) -> None:
+    account = await api.quick_user()
+    params = {"end_at": "9999-12-31"}
+    response = await api.rest("GET", "/schedule-items", account.access_token, params=params)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    "occurrence", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31"]
+)
+async def test_an_occurrence_at_the_ends_of_the_range_is_404(api: Api, occurrence: str) -> None:
+    account = await api.quick_user()
+    created = await api.rest("POST", "/schedule-items", account.access_token, json=SERIES)
+    path = f"/schedule-items/{created.json()['id']}"
+    params = {"occurrence": occurrence}
+    patch = await api.rest("PATCH", path, account.access_token, params=params, json={"title": "t"})
+    delete = await api.rest("DELETE", path, account.access_token, params=params)
+    assert (patch.status_code, delete.status_code) == (404, 404), (patch.text, delete.text)
+
+
+async def test_a_series_running_into_the_last_year_lists_up_to_it(api: Api) -> None:
+    account = await api.quick_user()
+    body = {
+        "title": "late",
+        "start_at": "9998-12-01T10:00:00Z",
+        "end_at": "9998-12-03T09:00:00Z",
+        "timezone": "America/Los_Angeles",
+        "recurrence": "FREQ=DAILY",
+    }
+    created = await api.rest("POST", "/schedule-items", account.access_token, json=body)
+    assert created.status_code == 201, created.text
+    listed = await api.rest("GET", "/schedule-items", account.access_token)
+    assert listed.status_code == 200, listed.text
+    starts = [e["occurrence_start_at"] for e in listed.json()]
+    assert starts[0] == "9998-12-01T10:00:00Z" and all(s < "9999-12-31" for s in starts)

@@ -234,6 +234,23 @@ OVERFLOWING = [
         " { id } }",
         id="create",
     ),
+    # Recurring and all-day items: an all-day item ends a day after its date, and UNTIL is
+    # read up to a day further; both overflowed in year 9999.
+    pytest.param(
+        'mutation { createScheduleItem(input: {title: "t", allDay: true, startDate: "9999-12-31"})'
+        " { id } }",
+        id="all-day-last-date",
+    ),
+    pytest.param(
+        'mutation { createScheduleItem(input: {title: "t", startAt: "2026-03-02T10:00:00Z", '
+        'recurrence: "FREQ=DAILY;UNTIL=99991231T235959Z"}) { id } }',
+        id="until-last-year",
+    ),
+    pytest.param(
+        'mutation { createScheduleItem(input: {title: "t", allDay: true, startDate: "2026-03-02",'
+        ' recurrence: "FREQ=YEARLY;UNTIL=99991231"}) { id } }',
+        id="all-day-until-last-date",
+    ),
 ]
 
 
@@ -242,3 +259,51 @@ async def test_datetime_at_the_ends_of_the_range_is_refused(api: Api, document: 
     account = await api.quick_user()
     body = await api.gql(document, token=account.access_token)
     assert gql_code(body) in {"BAD_USER_INPUT", "BAD_REQUEST"}, body
+
+
+SERIES_INPUT = {
+    "title": "s",
+    "startAt": "2026-03-02T10:00:00Z",
+    "recurrence": "FREQ=WEEKLY;COUNT=3",
+}
+CREATE_SERIES = "mutation($i: CreateScheduleItemInput!) { createScheduleItem(input: $i) { id } }"
+
+
+@pytest.mark.parametrize("occurrence", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+async def test_an_occurrence_at_the_ends_of_the_range_is_none(api: Api, occurrence: str) -> None:
+    """Read in the item's zone, such an `occurrence` overflowed (INTERNAL): it names none."""
+    account = await api.quick_user()
+    created = await api.gql(CREATE_SERIES, {"i": SERIES_INPUT}, account.access_token)
+    item = created["data"]["createScheduleItem"]["id"]
+    variables = {"id": item, "o": occurrence}
+    update = await api.gql(
+        "mutation($id: ID!, $o: DateTime) { updateScheduleItem(id: $id, occurrence: $o, "
+        'input: {title: "t"}) { id } }',
+        variables,
+        account.access_token,
+    )
+    delete = await api.gql(
+        "mutation($id: ID!, $o: DateTime) { deleteScheduleItem(id: $id, occurrence: $o) }",
+        variables,
+        account.access_token,
+    )
+    assert (gql_code(update), gql_code(delete)) == ("NOT_FOUND", "NOT_FOUND"), (update, delete)
+
+
+async def test_a_series_running_into_the_last_year_lists_up_to_it(api: Api) -> None:
+    """Its occurrences in year 9999 (with its length or zone, past Python's last datetime)
+    made every list of its owner INTERNAL; they are left out."""
+    account = await api.quick_user()
+    series = {
+        "title": "late",
+        "startAt": "9998-12-01T10:00:00Z",
+        "endAt": "9998-12-03T09:00:00Z",
+        "timezone": "America/Los_Angeles",
+        "recurrence": "FREQ=DAILY",
+    }
+    created = await api.gql(CREATE_SERIES, {"i": series}, account.access_token)
+    assert "errors" not in created, created
+    listed = await api.gql("{ scheduleItems { occurrenceStartAt } }", None, account.access_token)
+    assert "errors" not in listed, listed
+    starts = [e["occurrenceStartAt"] for e in listed["data"]["scheduleItems"]]
+    assert starts[0] == "9998-12-01T10:00:00+00:00" and all(s < "9999-12-31" for s in starts)
