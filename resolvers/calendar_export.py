@@ -25,7 +25,7 @@ from icalendar import Calendar, Event, Timezone, vRecur
 from models import User
 from resolvers import recurrence
 from resolvers.calendar_inputs import ScheduleRange
-from resolvers.schedule import range_bounds
+from resolvers.schedule import range_bounds, series_of
 from resolvers.schedule_listing import ItemRow, list_item_rows
 from resolvers.viewer import Viewer
 
@@ -133,15 +133,7 @@ def item_events(row: ItemRow) -> list[Event]:
     events = [_master(row, zone)]
     if row.recurrence is None or not row.overrides:
         return events
-    series = recurrence.Series.of_columns(
-        start_at=row.start_at,
-        end_at=row.end_at,
-        timezone=row.timezone,
-        all_day=row.all_day,
-        recurrence=row.recurrence,
-        exdates=row.exdates,
-        overrides=row.overrides,
-    )
+    series = series_of(row)
     for original in sorted(series.overrides):
         if original not in series.exdates:  # left out after it was edited: gone
             events.append(_edited(row, zone, original, series.overrides[original]))

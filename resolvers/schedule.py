@@ -203,15 +203,7 @@ def _entries(row: ItemRow, start: datetime | None, end: datetime | None) -> list
                 original_start_at=row.start_at,
             )
         ]
-    series = recurrence.Series.of_columns(
-        start_at=row.start_at,
-        end_at=row.end_at,
-        timezone=row.timezone,
-        all_day=row.all_day,
-        recurrence=row.recurrence,
-        exdates=row.exdates,
-        overrides=row.overrides,
-    )
+    series = series_of(row)
     return [
         row._replace(
             occurrence_start_at=o.start_at,
@@ -315,7 +307,7 @@ def _occurrence_of(item: ScheduleItem, occurrence: datetime | date) -> recurrenc
         raise BadRequest("occurrence: this item does not repeat; leave occurrence out.")
     if not 1 < occurrence.year < 9999:  # read in the item's zone, it could overflow
         raise NotFound("This item has no occurrence then.")
-    series = _series_of(item)
+    series = series_of(item)
     instant = _instant(occurrence, item.timezone)
     if instant in series.exdates or not recurrence.has_occurrence(series, instant):
         raise NotFound(f"This item has no occurrence starting at {instant.isoformat()}.")
@@ -327,7 +319,8 @@ def _occurrence_of(item: ScheduleItem, occurrence: datetime | date) -> recurrenc
     return recurrence.Occurrence(instant, instant, series.natural_end(local, duration), {})
 
 
-def _series_of(item: ScheduleItem) -> recurrence.Series:
+def series_of(item: ScheduleItem | ItemRow) -> recurrence.Series:
+    """The series of a stored item, or of its list view (the same columns)."""
     return recurrence.Series.of_columns(
         start_at=item.start_at,
         end_at=item.end_at,
@@ -382,7 +375,7 @@ async def update_occurrence(
         override["start_at"] = start.isoformat()
         override["end_at"] = None if end is None else end.isoformat()
         item.overrides = {**(item.overrides or {}), key: override}
-        item.series_end_at = recurrence.span_end(_series_of(item))
+        item.series_end_at = recurrence.span_end(series_of(item))
         await item.save(update_fields=["overrides", "series_end_at", "updated_at"])
     await events.schedule_item_changed(services, item.id, "UPDATED")
     return replace(visible, item=item, occurrence=_occurrence_of(item, occurrence))
@@ -401,7 +394,7 @@ async def delete_occurrence(
         item.exdates = sorted({*(item.exdates or ()), key})
         overrides = {k: v for k, v in (item.overrides or {}).items() if k != key}
         item.overrides = overrides or None
-        item.series_end_at = recurrence.span_end(_series_of(item))
+        item.series_end_at = recurrence.span_end(series_of(item))
         await item.save(update_fields=["exdates", "overrides", "series_end_at", "updated_at"])
     await events.schedule_item_changed(services, item.id, "UPDATED")
 

@@ -13,7 +13,6 @@ garbage — are 401 / UNAUTHENTICATED on a sample of REST, SSE, GraphQL and webs
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -35,9 +34,8 @@ from models import (
     ScheduleSubscription,
     User,
 )
-from models.agent import UNFINISHED
 from resolvers.sessions import open_session
-from tests.support.agent import ScriptedModel, new_thread, run_input, start_run
+from tests.support.agent import ScriptedModel, new_thread, run_input, start_run, wait_idle
 from tests.support.calendar_api import (
     PROBLEM,
     befriend,
@@ -77,14 +75,6 @@ class World:
     ids: dict[str, str]
     # Strings of alice's that bob must never read: titles, notes, her email, every id.
     secrets: list[str] = field(default_factory=list)
-
-
-async def wait_idle(thread_id: str, seconds: float = 10.0) -> None:
-    async with asyncio.timeout(seconds):
-        while True:
-            if not await AgentRun.filter(thread_id=thread_id, status__in=UNFINISHED).exists():
-                return
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
