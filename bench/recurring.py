@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from resolvers import recurrence
+from resolvers import recurrence, rrules
 
 ZONE = "Europe/Berlin"
 METADATA = '{"color": "#3366FF", "tags": ["bench"]}'
@@ -102,9 +102,7 @@ def other_series(count: int) -> list[SeriesSpec]:
 def _row(owner: str, spec: SeriesSpec) -> tuple[Any, ...]:
     """The INSERT's values, with the canonical rule and the columns the server computes."""
     end_at = spec.start_at + spec.duration
-    rule = recurrence.normalize_rule(
-        spec.rule, start_at=spec.start_at, timezone=ZONE, all_day=False
-    )
+    rule = rrules.normalize_rule(spec.rule, start_at=spec.start_at, timezone=ZONE, all_day=False)
     bare = recurrence.Series(spec.start_at, end_at, ZONE, False, rule)
     needed = max((*spec.left_out, *spec.edited), default=-1) + 1
     starts = list(itertools.islice(bare.rule() or (), needed))  # the first occurrences

@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 from infra.services import Services
 from models import InboxMessage, ScheduleItem
 from models.schedule import ALL_PERMISSIONS, EDIT
-from resolvers import events, recurrence
+from resolvers import events, recurrence, rrules
 from resolvers.access import VisibleItem, item_for, owned_item, visible_item
 from resolvers.calendar_inputs import (
     CreateScheduleItem,
@@ -115,10 +115,8 @@ def _series(
     if rule is None:
         return _Series(None, None, None, None)
     try:
-        canonical = recurrence.normalize_rule(
-            rule, start_at=start_at, timezone=zone, all_day=all_day
-        )
-    except recurrence.RuleError as error:
+        canonical = rrules.normalize_rule(rule, start_at=start_at, timezone=zone, all_day=all_day)
+    except rrules.RuleError as error:
         raise _invalid("recurrence", str(error)) from None
     bare = recurrence.Series(start_at, end_at, zone, all_day, canonical)
     kept: list[str] = []

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from bench import recurring
-from resolvers import recurrence
+from resolvers import recurrence, rrules
 
 OWNER = str(uuid.uuid4())
 
@@ -45,7 +45,7 @@ def test_the_rows_are_the_servers_own_columns() -> None:
     for spec in recurring.other_series(50):
         row = recurring._row(OWNER, spec)
         rule = row[5]
-        assert rule == recurrence.normalize_rule(
+        assert rule == rrules.normalize_rule(
             rule, start_at=spec.start_at, timezone=recurring.ZONE, all_day=False
         )
         assert row[8] == recurrence.span_end(_series(row))

@@ -13,7 +13,7 @@ import pytest
 from agent_runtime.offline.repeat import Repeat
 from agent_runtime.offline.rule_text import describe_rule
 from agent_runtime.tool_specs import SERVER_TOOLS
-from resolvers.recurrence import normalize_rule
+from resolvers.rrules import normalize_rule
 from tests.test_offline_model import SHANGHAI, called, result, run, text_of, tool_call, user
 
 ZONE = ZoneInfo(SHANGHAI)
