@@ -148,6 +148,9 @@ def has_occurrence(series: Series, original_start: datetime) -> bool:
     if rule is None:
         return original_start == series.start_at
     local = original_start.astimezone(series.zone)
+    if part(rule, "count") is not None:
+        # Counted from its start, so walked from there (checking the rule bounded that walk).
+        return bool(rule.between(local, local, inc=True))
     return local in bounded(anchored(rule, local), local)
 
 

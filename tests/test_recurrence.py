@@ -235,6 +235,13 @@ async def test_occurrences_far_from_the_series_start_are_listed_and_edited(
     r = await api.rest("PATCH", path, alice.access_token, params=one, json={"title": "Far"})
     assert ok(r)["title"] == "Far" and ok(r)["occurrence_start_at"] == "2400-07-01T06:00:00Z"
     not_one = {"occurrence": "2400-07-01T07:00:00Z"}
+    # A counted series has no occurrence past its COUNT, however it is walked.
+    counted = await create_item(api, alice, **WEEKLY_BERLIN)  # COUNT=4 from 2026-03-16
+    fifth = {"occurrence": "2026-04-13T08:00:00Z"}
+    counted_path = f"/schedule-items/{counted['id']}"
+    problem(await api.rest("DELETE", counted_path, alice.access_token, params=fifth), 404)
+    fourth = {"occurrence": "2026-04-06T08:00:00Z"}
+    ok(await api.rest("DELETE", counted_path, alice.access_token, params=fourth), 204)
     problem(await api.rest("DELETE", path, alice.access_token, params=not_one), 404)
     monthly = await create_item(
         api,
