@@ -85,13 +85,13 @@ class AccessTokens:
             raise InvalidToken(str(exc)) from None
 
 
-def new_refresh_token() -> str:
-    """256 random bits, URL-safe."""
+def new_secret_token() -> str:
+    """256 random bits, URL-safe: a refresh token, a calendar feed's token."""
     return secrets.token_urlsafe(32)
 
 
 def hash_secret(secret: str) -> str:
-    """Refresh tokens carry 256 bits of entropy, so a plain SHA-256 is a safe lookup key."""
+    """Secret tokens carry 256 bits of entropy, so a plain SHA-256 is a safe lookup key."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

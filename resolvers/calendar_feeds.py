@@ -9,8 +9,6 @@ URL does not outlive the reset.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -19,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from infra.rate_limits import RateLimitExceeded
 from infra.services import Services
+from infra.tokens import hash_secret, new_secret_token
 from models import CalendarFeed, User
 from models.calendar_feeds import MAX_FEEDS_PER_USER
 from resolvers.calendar_export import Export, export_for_user
@@ -40,13 +39,9 @@ class CreatedFeed(NamedTuple):
         return FEED_PATH.format(token=self.token)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def create_feed(viewer: Viewer, request: CreateCalendarFeed) -> CreatedFeed:
     """A new feed; 409 when the caller already holds MAX_FEEDS_PER_USER."""
-    token = secrets.token_urlsafe(32)
+    token = new_secret_token()
     async with in_transaction():
         # The user's row lock makes the count and the insert one step for concurrent creates.
         await User.select_for_update().get(id=viewer.user_id)
@@ -55,7 +50,7 @@ async def create_feed(viewer: Viewer, request: CreateCalendarFeed) -> CreatedFee
                 f"At most {MAX_FEEDS_PER_USER} calendar feeds per user: revoke one first."
             )
         feed = await CalendarFeed.create(
-            user_id=viewer.user_id, name=request.name, token_hash=token_hash(token)
+            user_id=viewer.user_id, name=request.name, token_hash=hash_secret(token)
         )
     return CreatedFeed(feed, token)
 
@@ -79,7 +74,7 @@ async def revoke_user_feeds(user_id: uuid.UUID) -> None:
 async def feed_calendar(services: Services, token: str) -> Export:
     """The export a feed URL serves; 404 for an unknown or revoked token, 429 past the
     per-feed rate limit (counted per token hash: only feeds that exist are counted)."""
-    digest = token_hash(token)
+    digest = hash_secret(token)
     feed = await CalendarFeed.get_or_none(token_hash=digest)
     if feed is None:
         raise NotFound(FEED_NOT_FOUND)

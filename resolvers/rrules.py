@@ -274,8 +274,9 @@ def bounded(rule: rrule, until: datetime) -> rrule:
     """The rule ending no later than `until` (inclusive), its COUNT aside: walking it stops
     there even through periods without occurrences."""
     own = part(rule, "until")
-    bound = until if own is None or until < own else own
-    bounded: rrule = rule.replace(count=None, until=bound)
+    if own is not None and own <= until and part(rule, "count") is None:
+        return rule  # bounded already (a copy costs a third of expanding a short series)
+    bounded: rrule = rule.replace(count=None, until=until if own is None else min(own, until))
     return bounded
 
 

@@ -14,7 +14,7 @@ from tortoise.queryset import QuerySet
 
 from infra.live_sessions import REVOKED_CHANNEL
 from infra.services import Services
-from infra.tokens import hash_secret, new_refresh_token
+from infra.tokens import hash_secret, new_secret_token
 from models import AuthSession, RefreshToken, User
 from resolvers.errors import Unauthenticated
 
@@ -40,7 +40,7 @@ class SessionTokens(BaseModel):
 
 
 async def _tokens_for(services: Services, session: AuthSession, user: User) -> SessionTokens:
-    refresh = new_refresh_token()
+    refresh = new_secret_token()
     await RefreshToken.create(session=session, token_hash=hash_secret(refresh))
     access = services.access_tokens.issue(
         user_id=user.id, email=user.email, session_id=session.id, role=user.role
